@@ -1,0 +1,246 @@
+/* Gateway creation, the deadline sweep, and shutdown. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "catalog/listcache.h"
+#include "gateway/internal.h"
+
+#define SWEEP_MS 100
+
+static char **copy_strv(char **v)
+{
+	char **out = NULL;
+
+	if (!v)
+		return NULL;
+	out = mg_calloc(1, sizeof(char *));
+	for (size_t i = 0; v[i]; i++)
+		out = mg_strv_push(out, v[i]);
+	return out;
+}
+
+/* The gateway keeps its own copy of each definition it runs. */
+static struct cat_server *copy_def(const struct cat_server *s)
+{
+	struct cat_server *d = MG_NEW(struct cat_server);
+
+	*d = *s;
+	d->name = mg_strdup(s->name);
+	d->title = s->title ? mg_strdup(s->title) : NULL;
+	d->description = s->description ? mg_strdup(s->description) : NULL;
+	d->image = s->image ? mg_strdup(s->image) : NULL;
+	d->prefix = s->prefix ? mg_strdup(s->prefix) : NULL;
+	d->cwd = s->cwd ? mg_strdup(s->cwd) : NULL;
+	d->source = s->source ? mg_strdup(s->source) : NULL;
+	d->command = copy_strv(s->command);
+	d->tools = copy_strv(s->tools);
+	d->env = mg_calloc(s->n_env ? s->n_env : 1, sizeof(*d->env));
+	for (size_t i = 0; i < s->n_env; i++) {
+		d->env[i].name = mg_strdup(s->env[i].name);
+		d->env[i].value = s->env[i].value ? mg_strdup(s->env[i].value) : NULL;
+	}
+	d->secrets = mg_calloc(s->n_secrets ? s->n_secrets : 1, sizeof(*d->secrets));
+	for (size_t i = 0; i < s->n_secrets; i++) {
+		d->secrets[i].name = s->secrets[i].name ? mg_strdup(s->secrets[i].name) : NULL;
+		d->secrets[i].env = s->secrets[i].env ? mg_strdup(s->secrets[i].env) : NULL;
+	}
+	return d;
+}
+
+static void free_def(struct cat_server *d)
+{
+	free(d->name);
+	free(d->title);
+	free(d->description);
+	free(d->image);
+	free(d->prefix);
+	free(d->cwd);
+	free(d->source);
+	mg_strv_free(d->command);
+	mg_strv_free(d->tools);
+	for (size_t i = 0; i < d->n_env; i++) {
+		free(d->env[i].name);
+		free(d->env[i].value);
+	}
+	free(d->env);
+	for (size_t i = 0; i < d->n_secrets; i++) {
+		free(d->secrets[i].name);
+		free(d->secrets[i].env);
+	}
+	free(d->secrets);
+	free(d);
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+	struct gateway *gw = t->data;
+	uint64_t now = mg_now_ms();
+
+	gw_calls_sweep(gw, now);
+	gw_s2c_sweep(gw, now);
+	gw_upstreams_sweep(gw, now);
+}
+
+/* Can this entry run here?  Explains why not. */
+static bool runnable(const struct cat_server *s)
+{
+	if (s->command && s->command[0]) {
+		if (s->image)
+			mg_info("server '%s': running its command natively; image '%s' is not used",
+				s->name, s->image);
+		return true;
+	}
+	if (s->image)
+		mg_warn("server '%s' is skipped: it only gives image '%s', which needs a container "
+			"runtime; give it a 'command:' to run it natively", s->name, s->image);
+	else
+		mg_warn("server '%s' is skipped: it has no command", s->name);
+	return false;
+}
+
+static void add_server(struct gateway *gw, const struct cat_server *def)
+{
+	struct gw_server *srv = MG_NEW(struct gw_server);
+
+	srv->gw = gw;
+	srv->idx = gw->n_servers;
+	srv->def = copy_def(def);
+	cat_server_digest(srv->def, srv->digest);
+	srv->timeout_ms = def->timeout_ms ? def->timeout_ms : gw->cfg.timeout_ms;
+	srv->startup_timeout_ms = def->startup_timeout_ms ? def->startup_timeout_ms
+							   : gw->cfg.startup_timeout_ms;
+	mg_map_init(&srv->subs);
+	for (size_t i = 0; i < def->n_secrets; i++)
+		mg_warn("server '%s': secret '%s' has no value (secret stores are not "
+			"implemented yet); %s is not set", def->name,
+			def->secrets[i].name ? def->secrets[i].name : "?",
+			def->secrets[i].env ? def->secrets[i].env : "the variable");
+	gw->servers = mg_realloc(gw->servers, (gw->n_servers + 1) * sizeof(srv));
+	gw->servers[gw->n_servers++] = srv;
+}
+
+static void set_prefixes(struct gateway *gw)
+{
+	bool prefix = gw->cfg.prefix == GW_PREFIX_ALWAYS ||
+		      (gw->cfg.prefix == GW_PREFIX_AUTO && gw->n_servers > 1);
+
+	for (size_t i = 0; i < gw->n_servers; i++) {
+		struct gw_server *srv = gw->servers[i];
+
+		if (srv->def->prefix)
+			srv->prefix = mg_strdup(srv->def->prefix);
+		else
+			srv->prefix = mg_strdup(prefix ? srv->def->name : "");
+	}
+}
+
+int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg,
+	      const struct catalog *cat, char *const *names, struct mg_err *err)
+{
+	struct gateway *gw = MG_NEW(struct gateway);
+
+	gw->loop = loop;
+	gw->cfg = *cfg;
+	mg_list_init(&gw->sessions);
+	mg_list_init(&gw->instances);
+	gw_agg_init(&gw->agg);
+	if (names) {
+		for (size_t i = 0; names[i]; i++) {
+			const struct cat_server *s = catalog_find(cat, names[i]);
+
+			if (!s) {
+				gw_free(gw);
+				return mg_err_set(err, -ENOENT,
+						  "server '%s' is not in the catalog (see 'mcpguard "
+						  "gateway run --help' for --catalog)", names[i]);
+			}
+			if (runnable(s))
+				add_server(gw, s);
+		}
+	} else {
+		for (size_t i = 0; i < cat->n_servers; i++)
+			if (runnable(&cat->servers[i]))
+				add_server(gw, &cat->servers[i]);
+	}
+	set_prefixes(gw);
+	for (size_t i = 0; i < gw->n_servers; i++)
+		gw_server_load_cache(gw->servers[i]);
+	gw_agg_rebuild(gw);
+	uv_timer_init(loop, &gw->sweep);
+	gw->sweep.data = gw;
+	uv_timer_start(&gw->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
+	uv_unref((uv_handle_t *)&gw->sweep);
+	*out = gw;
+	return 0;
+}
+
+size_t gw_server_count(const struct gateway *gw)
+{
+	return gw->n_servers;
+}
+
+size_t gw_config_max_message(const struct gateway *gw)
+{
+	return gw->cfg.max_message;
+}
+
+void gw_maybe_finish_shutdown(struct gateway *gw)
+{
+	void (*done)(struct gateway *, void *) = gw->shutdown_done;
+
+	if (!gw->shutting_down || !done || !mg_list_empty(&gw->instances) ||
+	    !mg_list_empty(&gw->sessions))
+		return;
+	gw->shutdown_done = NULL;
+	done(gw, gw->shutdown_ctx);
+}
+
+void gw_shutdown(struct gateway *gw, void (*done)(struct gateway *gw, void *ctx), void *ctx)
+{
+	struct mg_list *pos, *tmp;
+
+	gw->shutting_down = true;
+	gw->shutdown_done = done;
+	gw->shutdown_ctx = ctx;
+	mg_list_each_safe(pos, tmp, &gw->instances)
+		gw_upstream_stop(mg_container_of(pos, struct gw_upstream, node),
+				 "the gateway is shutting down");
+	/* Keep the sweep alive: it escalates stops to SIGTERM and SIGKILL. */
+	uv_ref((uv_handle_t *)&gw->sweep);
+	gw_maybe_finish_shutdown(gw);
+}
+
+static void sweep_closed(uv_handle_t *h)
+{
+	struct gateway *gw = h->data;
+
+	free(gw);
+}
+
+void gw_free(struct gateway *gw)
+{
+	if (!gw)
+		return;
+	for (size_t i = 0; i < gw->n_servers; i++) {
+		struct gw_server *srv = gw->servers[i];
+
+		free(srv->shared.last_error);
+		json_decref(srv->view);
+		mg_map_release(&srv->subs);
+		free(srv->prefix);
+		free_def(srv->def);
+		free(srv);
+	}
+	free(gw->servers);
+	gw_agg_release(&gw->agg);
+	if (uv_is_active((uv_handle_t *)&gw->sweep) || gw->sweep.loop) {
+		uv_close((uv_handle_t *)&gw->sweep, sweep_closed);
+		return;
+	}
+	free(gw);
+}

@@ -1,0 +1,68 @@
+/* The gateway: client sessions on one side, upstream server instances on
+ * the other, and the routing between them.  Transports hand it framed
+ * lines through a session; it never touches sockets itself. */
+#ifndef MG_GATEWAY_H
+#define MG_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "audit/audit.h"
+#include "base/err.h"
+#include "catalog/catalog.h"
+
+enum gw_prefix_mode { GW_PREFIX_AUTO, GW_PREFIX_ALWAYS, GW_PREFIX_NEVER };
+
+struct gw_config {
+	enum gw_prefix_mode prefix;
+	char **tool_patterns;           /* --tools; NULL = all (borrowed) */
+	size_t page_size;               /* items per list page to the client */
+	size_t max_message;             /* bytes per JSON-RPC message, each direction */
+	uint64_t timeout_ms;            /* default per-request deadline */
+	uint64_t startup_timeout_ms;    /* spawn to initialize result */
+	uint64_t human_timeout_ms;      /* sampling / elicitation wait on a person */
+	const char *cache_dir;          /* NULL: no list cache (borrowed) */
+	struct aud_log *audit;          /* may be NULL (borrowed) */
+	bool log_calls;                 /* human summary of each call on stderr */
+	char *const *base_env;          /* variables passed from the gateway's own
+					   environment to servers (borrowed) */
+};
+
+struct gateway;
+struct gw_session;
+
+/* How the gateway reaches a client.  send takes ownership of line, which
+ * ends with '\n'; it returns 0 or a negative errno (the session is then
+ * considered broken and closed).  close asks the transport to shut the
+ * session down (it later calls gw_session_close). */
+struct gw_session_ops {
+	int (*send)(struct gw_session *s, char *line, size_t len);
+	void (*close)(struct gw_session *s);
+};
+
+/* Create a gateway for the servers in cat selected by names (NULL = every
+ * server of the catalog).  Servers that cannot run here (image-only) are
+ * reported and skipped.  0 or -errno with err. */
+int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg,
+	      const struct catalog *cat, char *const *names, struct mg_err *err);
+/* Stop every instance; done runs once all processes are gone. */
+void gw_shutdown(struct gateway *gw, void (*done)(struct gateway *gw, void *ctx), void *ctx);
+void gw_free(struct gateway *gw);
+size_t gw_server_count(const struct gateway *gw);
+size_t gw_config_max_message(const struct gateway *gw);
+
+struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_ops *ops,
+				   void *transport_ctx);
+void *gw_session_transport(struct gw_session *s);
+const char *gw_session_id(const struct gw_session *s);
+/* One framed message from the client (valid during the call). */
+void gw_session_recv(struct gw_session *s, const char *line, size_t len);
+/* The client sent a message over the size cap (already discarded). */
+void gw_session_oversize(struct gw_session *s, size_t max);
+/* The transport is gone: cancel the session's calls, stop its instances,
+ * free it (later, from the loop). */
+void gw_session_close(struct gw_session *s);
+
+#endif

@@ -1,0 +1,297 @@
+/* Gateway internals shared by the files of src/gateway/.
+ *
+ *   session.c   requests and notifications from a client
+ *   relay.c     messages from an upstream instance back to clients
+ *   upstream.c  instance lifecycle: spawn, initialize, stop, crash, restart
+ *   call.c      in-flight requests: ids, deadlines, completion, audit
+ *   agg.c       aggregation: names, routes, pages, capabilities
+ *   server.c    per-server views (cache / live) and list refresh
+ *   gateway.c   creation, shutdown, the deadline sweep
+ */
+#ifndef MG_GATEWAY_INTERNAL_H
+#define MG_GATEWAY_INTERNAL_H
+
+#include <jansson.h>
+
+#include "base/list.h"
+#include "base/map.h"
+#include "gateway/gateway.h"
+#include "rpc/msg.h"
+#include "runtime/proc.h"
+#include "transport/stream.h"
+
+/* ---- per-server view: what the server offers ---- */
+
+enum gw_view_state {
+	GW_VIEW_NONE,           /* nothing known yet */
+	GW_VIEW_CACHED,         /* from the disk cache, not confirmed this run */
+	GW_VIEW_LIVE,           /* listed from a running instance this run */
+	GW_VIEW_FAILED,         /* discovery failed; see last_error */
+};
+
+/* Where one instance lives and how it fails: per (session, server) for
+ * per-session servers, per server for shared ones. */
+struct gw_slot {
+	struct gw_upstream *up;         /* current instance or NULL */
+	unsigned failures;              /* consecutive failed starts or crashes */
+	uint64_t retry_at_ms;           /* no new start before this */
+	char *last_error;
+};
+
+struct gw_server {
+	struct gateway *gw;
+	size_t idx;
+	struct cat_server *def;         /* copy owned by the gateway */
+	char digest[65];
+	char *prefix;                   /* "" when names are not prefixed */
+	uint64_t timeout_ms;
+	uint64_t startup_timeout_ms;
+	enum gw_view_state view_state;
+	json_t *view;                   /* {serverInfo, capabilities, tools, ...} */
+	bool discovering;               /* a list refresh is running */
+	struct gw_slot shared;          /* shared lifecycle */
+	struct gw_upstream *discovery;  /* per-call servers: instance used to list */
+	struct mg_map subs;             /* shared instance: uri -> refcount */
+};
+
+/* ---- an upstream instance ---- */
+
+enum gw_up_kind { GW_UP_SESSION, GW_UP_SHARED, GW_UP_CALL, GW_UP_DISCOVERY };
+enum gw_up_state { GW_UP_STARTING, GW_UP_READY, GW_UP_STOPPING, GW_UP_GONE };
+
+struct gw_upstream {
+	struct mg_list node;            /* gw->instances */
+	struct gateway *gw;
+	struct gw_server *srv;
+	struct gw_session *owner;       /* session kinds and per-call; else NULL */
+	struct gw_slot *slot;           /* NULL for per-call and discovery */
+	enum gw_up_kind kind;
+	enum gw_up_state state;
+	char label[96];                 /* "memory#3" for logs */
+	struct rt_child child;
+	struct tp_stream in, out, err;
+	int open_handles;               /* freed when it reaches 0 */
+	int64_t next_id;
+	struct mg_map pending;          /* upstream id -> struct gw_call */
+	struct mg_list waiting;         /* calls queued until READY */
+	json_t *init_caps;              /* client capabilities sent upstream */
+	json_t *client_info;
+	json_t *caps;                   /* server capabilities */
+	json_t *init_result;            /* the server's initialize result */
+	char *version;                  /* negotiated protocol version */
+	uint64_t spawned_ms;
+	uint64_t ready_ms;
+	uint64_t stop_deadline_ms;
+	int stop_stage;                 /* 0 stdin closed, 1 SIGTERM, 2 SIGKILL */
+	char stderr_tail[512];          /* last stderr line, for error messages */
+	char *exit_reason;
+	bool expected_exit;             /* we asked it to stop */
+	bool list_refresh;              /* refresh the server view once ready */
+	bool relist_pending;            /* list_changed arrived while listing */
+	int listing;                    /* outstanding list requests */
+	json_t *listing_view;           /* view being assembled */
+};
+
+/* ---- an in-flight request ---- */
+
+struct gw_call;
+typedef void (*gw_internal_cb)(struct gw_call *c, struct rpc_msg *resp, const char *error);
+
+struct gw_call {
+	struct mg_list node;            /* up->waiting while queued */
+	struct gw_upstream *up;
+	struct gw_session *sess;        /* NULL for the gateway's own requests */
+	int64_t up_id;                  /* 0 until sent */
+	char *key;                      /* canonical client id (session map key) */
+	char *client_id;                /* exact id text from the client */
+	size_t client_id_len;
+	char *client_token;             /* exact progressToken text, or NULL */
+	size_t client_token_len;
+	char *method;
+	char *name;                     /* exposed tool/prompt name or URI */
+	char *up_name;                  /* name sent upstream if different */
+	json_t *arguments;              /* for the audit log (with --log-arguments) */
+	char *line;                     /* request to send once the instance is up */
+	size_t line_len;
+	uint64_t start_us;
+	uint64_t deadline_ms;
+	uint64_t hard_deadline_ms;
+	uint64_t bytes_in;
+	gw_internal_cb internal;        /* gateway's own request */
+	void *internal_ctx;
+	bool cancelled;
+};
+
+/* ---- a server-to-client request in flight ---- */
+
+struct gw_s2c {
+	struct gw_upstream *up;         /* NULL once the instance is gone */
+	char *up_id;                    /* the upstream's id text */
+	size_t up_id_len;
+	int64_t sess_id;                /* id used towards the client */
+	uint64_t deadline_ms;
+	char *method;
+};
+
+/* ---- a client session ---- */
+
+struct gw_session {
+	struct mg_list node;            /* gw->sessions */
+	struct gateway *gw;
+	const struct gw_session_ops *ops;
+	void *transport;
+	char id[40];
+	bool initialized;               /* initialize answered */
+	bool closed;
+	json_t *client_caps;
+	json_t *client_info;
+	char *version;
+	int log_level;                  /* -1: not set */
+	char *init_id;                  /* initialize waiting for discovery */
+	size_t init_id_len;
+	uint64_t init_start_us;
+	struct gw_slot *slots;          /* per server (per-session lifecycle) */
+	struct mg_map calls;            /* canonical client id -> gw_call */
+	struct mg_map s2c;              /* our id towards the client -> gw_s2c */
+	int64_t next_s2c_id;
+	struct mg_map subs;             /* subscribed uris -> server */
+	struct mg_list backlog;         /* messages that arrived before initialize
+					   was answered (struct gw_backlog) */
+	size_t backlog_len;
+	int last_code;                  /* last error code sent (0 = result) */
+	char last_error[256];           /* and its message, for the audit log */
+	uint64_t last_bytes;            /* size of the last message sent */
+};
+
+struct gw_backlog {
+	struct mg_list node;
+	size_t len;
+	char line[];
+};
+
+/* ---- aggregation ---- */
+
+struct gw_entry {                       /* an exposed tool or prompt */
+	struct gw_server *srv;
+	char *name;                     /* as the client sees it */
+	char *orig;                     /* as the server named it */
+};
+
+struct gw_tmpl {
+	struct gw_server *srv;
+	char *tmpl;                     /* uriTemplate */
+	size_t literal_len;             /* length of the part before the first '{' */
+};
+
+struct gw_agg {
+	uint32_t generation;
+	json_t *lists[4];               /* tools, prompts, resources, templates */
+	struct mg_map tools;            /* exposed name -> gw_entry */
+	struct mg_map prompts;
+	struct mg_map uris;             /* resource uri -> gw_server */
+	struct gw_tmpl *tmpls;
+	size_t n_tmpls;
+	struct mg_map warned;           /* collision warnings already printed */
+};
+
+enum gw_list_kind { GW_LIST_TOOLS, GW_LIST_PROMPTS, GW_LIST_RESOURCES, GW_LIST_TEMPLATES };
+
+struct gateway {
+	uv_loop_t *loop;
+	struct gw_config cfg;
+	struct gw_server **servers;
+	size_t n_servers;
+	struct gw_agg agg;
+	struct mg_list sessions;
+	struct mg_list instances;
+	uint64_t session_seq;
+	uint64_t instance_seq;
+	uv_timer_t sweep;
+	bool shutting_down;
+	void (*shutdown_done)(struct gateway *gw, void *ctx);
+	void *shutdown_ctx;
+};
+
+/* gateway.c */
+void gw_maybe_finish_shutdown(struct gateway *gw);
+
+/* agg.c */
+void gw_agg_init(struct gw_agg *a);
+void gw_agg_release(struct gw_agg *a);
+/* Rebuild from the server views; tells sessions about changed lists. */
+void gw_agg_rebuild(struct gateway *gw);
+struct gw_server *gw_route_uri(struct gateway *gw, const char *uri);
+/* Answer a list request (cursor handling included) into out. */
+int gw_agg_page(struct gateway *gw, enum gw_list_kind kind, const json_t *params,
+		json_t **result, const char **error);
+json_t *gw_agg_capabilities(struct gateway *gw);
+json_t *gw_agg_instructions(struct gateway *gw);
+bool gw_tool_allowed(struct gateway *gw, struct gw_server *srv, const char *tool);
+
+/* server.c */
+void gw_server_load_cache(struct gw_server *srv);
+/* Start discovery for servers with no view; returns how many run. */
+size_t gw_discover_missing(struct gateway *gw, struct gw_session *s);
+bool gw_discovery_running(struct gateway *gw);
+/* An instance became ready or announced a list change: list it again. */
+void gw_server_refresh(struct gw_server *srv, struct gw_upstream *up);
+bool gw_server_has_cap(struct gw_server *srv, const char *cap);
+
+/* upstream.c */
+struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kind,
+				      struct gw_session *owner, struct gw_slot *slot,
+				      struct mg_err *err);
+/* The instance for a request from s to srv, starting one if needed. */
+struct gw_upstream *gw_instance_for(struct gw_session *s, struct gw_server *srv,
+				    struct mg_err *err);
+void gw_upstream_stop(struct gw_upstream *up, const char *why);
+int gw_upstream_write(struct gw_upstream *up, char *line, size_t len);
+void gw_slot_release(struct gw_slot *slot);
+void gw_upstreams_sweep(struct gateway *gw, uint64_t now_ms);
+json_t *gw_relay_caps(const json_t *client_caps);
+
+/* call.c */
+struct gw_call *gw_call_new(struct gw_session *s, const char *method);
+/* Give c a fresh upstream id on up and start its deadline. */
+int64_t gw_call_register(struct gw_upstream *up, struct gw_call *c, uint64_t timeout_ms);
+/* Send the request line (owned) now, or queue it until up is ready.  On a
+ * write failure the call fails (the client gets an error). */
+void gw_call_send(struct gw_call *c, char *line, size_t len);
+/* Send an internal request of the gateway (initialize, list pages). */
+void gw_call_internal(struct gw_upstream *up, const char *method, json_t *params,
+		      uint64_t timeout_ms, gw_internal_cb cb, void *ctx);
+/* Flush queued calls of an instance that became ready. */
+void gw_call_flush_waiting(struct gw_upstream *up);
+/* Fail a call with a gateway error and free it. */
+void gw_call_fail(struct gw_call *c, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Fail every call of an instance (it crashed or stopped). */
+void gw_call_fail_all(struct gw_upstream *up, const char *reason, const char *why);
+/* A response for up_id arrived. */
+void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m);
+void gw_call_cancel(struct gw_call *c, const char *reason);
+void gw_call_free(struct gw_call *c);
+void gw_calls_sweep(struct gateway *gw, uint64_t now_ms);
+struct gw_call *gw_call_by_token(struct gw_upstream *up, int64_t token);
+void gw_call_touch(struct gw_call *c);
+
+/* session.c */
+int gw_session_send(struct gw_session *s, char *line, size_t len);
+/* Build and send an error / result / notification to the session. */
+void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int code,
+		      const char *msg, const json_t *data);
+void gw_session_result(struct gw_session *s, const char *id, size_t id_len, json_t *result);
+void gw_session_notify(struct gw_session *s, const char *method, json_t *params);
+void gw_session_answer_initialize(struct gw_session *s);
+void gw_sessions_discovery_done(struct gateway *gw);
+char *gw_id_key(const json_t *id);
+
+/* relay.c */
+void gw_relay_from_upstream(struct gw_upstream *up, struct rpc_msg *m);
+void gw_s2c_forget_upstream(struct gateway *gw, struct gw_upstream *up);
+void gw_s2c_sweep(struct gateway *gw, uint64_t now_ms);
+void gw_relay_client_response(struct gw_session *s, struct rpc_msg *m);
+/* The session is closing: answer the servers still waiting on it. */
+void gw_s2c_session_closed(struct gw_session *s);
+
+#endif

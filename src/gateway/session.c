@@ -1,0 +1,697 @@
+/* Client sessions: everything a client sends arrives here.  Requests are
+ * answered by the gateway (initialize, ping, lists) or routed to one
+ * server instance with the id, progress token and name rewritten in the
+ * original bytes; notifications (cancel, roots changes) are mapped onto
+ * the instances they concern; responses go back to the server that asked. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "gateway/internal.h"
+#include "mcp/proto.h"
+
+#define MAX_CALLS_PER_SESSION 4096
+#define MAX_BACKLOG 1024        /* messages held while initialize waits */
+
+/* ---- sending ---- */
+
+int gw_session_send(struct gw_session *s, char *line, size_t len)
+{
+	int rc;
+
+	if (s->closed) {
+		free(line);
+		return -EPIPE;
+	}
+	rc = s->ops->send(s, line, len);
+	if (rc) {
+		mg_warn("session %s: cannot deliver a message (%s); closing it", s->id,
+			strerror(-rc));
+		s->ops->close(s);
+	}
+	return rc;
+}
+
+void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int code,
+		      const char *msg, const json_t *data)
+{
+	struct mg_buf b;
+	char *line;
+	size_t len;
+
+	mg_buf_init(&b, 1 << 20);
+	if (rpc_error_line(&b, id, id_len, code, msg, data)) {
+		mg_buf_release(&b);
+		return;
+	}
+	line = mg_buf_detach(&b, &len);
+	s->last_code = code;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
+	s->last_bytes = len;
+	gw_session_send(s, line, len);
+}
+
+void gw_session_result(struct gw_session *s, const char *id, size_t id_len, json_t *result)
+{
+	struct mg_buf b;
+	char *line;
+	size_t len;
+
+	mg_buf_init(&b, s->gw->cfg.max_message);
+	if (rpc_result_line(&b, id, id_len, result)) {
+		mg_buf_release(&b);
+		json_decref(result);
+		gw_session_error(s, id, id_len, RPC_INTERNAL_ERROR,
+				 "mcpguard: result larger than the message size cap", NULL);
+		return;
+	}
+	json_decref(result);
+	line = mg_buf_detach(&b, &len);
+	s->last_code = 0;
+	s->last_bytes = len;
+	gw_session_send(s, line, len);
+}
+
+void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
+{
+	struct mg_buf b;
+	char *line;
+	size_t len;
+
+	mg_buf_init(&b, s->gw->cfg.max_message);
+	if (rpc_request_line(&b, NULL, 0, method, params) == 0) {
+		line = mg_buf_detach(&b, &len);
+		gw_session_send(s, line, len);
+	} else {
+		mg_buf_release(&b);
+	}
+	json_decref(params);
+}
+
+char *gw_id_key(const json_t *id)
+{
+	struct mg_buf b;
+
+	mg_buf_init(&b, 1 << 20);
+	if (json_is_integer(id))
+		mg_buf_addf(&b, "i:%lld", (long long)json_integer_value(id));
+	else if (json_is_string(id))
+		mg_buf_addf(&b, "s:%s", json_string_value(id));
+	return mg_buf_detach(&b, NULL);
+}
+
+/* ---- session life ---- */
+
+struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_ops *ops,
+				   void *transport)
+{
+	struct gw_session *s = MG_NEW(struct gw_session);
+	unsigned char rnd[8] = { 0 };
+
+	s->gw = gw;
+	s->ops = ops;
+	s->transport = transport;
+	s->log_level = -1;
+	s->next_s2c_id = 1;
+	/* Unguessable: the id also names the session in the audit log. */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(s->id, sizeof(s->id), "s%llu-%02x%02x%02x%02x%02x%02x%02x%02x",
+		 (unsigned long long)++gw->session_seq, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+		 rnd[5], rnd[6], rnd[7]);
+	s->slots = mg_calloc(gw->n_servers ? gw->n_servers : 1, sizeof(*s->slots));
+	mg_map_init(&s->calls);
+	mg_map_init(&s->s2c);
+	mg_map_init(&s->subs);
+	mg_list_init(&s->backlog);
+	mg_list_add_tail(&gw->sessions, &s->node);
+	return s;
+}
+
+void *gw_session_transport(struct gw_session *s)
+{
+	return s->transport;
+}
+
+const char *gw_session_id(const struct gw_session *s)
+{
+	return s->id;
+}
+
+static void drop_shared_subscriptions(struct gw_session *s);
+
+void gw_session_close(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	struct mg_list *pos, *tmp;
+	size_t it = 0;
+	void *v;
+
+	if (s->closed)
+		return;
+	s->closed = true;
+	/* The client is gone: nobody waits for these answers any more. */
+	while (mg_map_next(&s->calls, &it, NULL, NULL, &v))
+		gw_call_cancel(v, "client session closed");
+	gw_s2c_session_closed(s);
+	drop_shared_subscriptions(s);
+	for (size_t i = 0; i < gw->n_servers; i++)
+		gw_slot_release(&s->slots[i]);
+	mg_list_each_safe(pos, tmp, &gw->instances) {
+		struct gw_upstream *up = mg_container_of(pos, struct gw_upstream, node);
+
+		if (up->owner == s) {
+			up->owner = NULL;
+			if (up->kind == GW_UP_CALL)
+				gw_upstream_stop(up, "client session closed");
+		}
+	}
+	mg_list_each_safe(pos, tmp, &s->backlog) {
+		mg_list_del(pos);
+		free(mg_container_of(pos, struct gw_backlog, node));
+	}
+	mg_list_del(&s->node);
+	mg_map_release(&s->calls);
+	mg_map_release(&s->s2c);
+	mg_map_release(&s->subs);
+	json_decref(s->client_caps);
+	json_decref(s->client_info);
+	free(s->version);
+	free(s->init_id);
+	free(s->slots);
+	free(s);
+	gw_maybe_finish_shutdown(gw);
+}
+
+/* ---- initialize ---- */
+
+void gw_session_answer_initialize(struct gw_session *s)
+{
+	json_t *result, *instructions;
+	char *id = mg_steal(&s->init_id);
+
+	if (!id)
+		return;
+	result = json_pack("{sssOs{ssssss}}", "protocolVersion", s->version, "capabilities",
+			   gw_agg_capabilities(s->gw), "serverInfo", "name", "mcpguard", "title",
+			   "mcpguard MCP gateway", "version", MG_VERSION);
+	json_decref(json_object_get(result, "capabilities"));
+	instructions = gw_agg_instructions(s->gw);
+	if (instructions)
+		json_object_set_new(result, "instructions", instructions);
+	s->initialized = true;
+	gw_session_result(s, id, s->init_id_len, result);
+	mg_info("session %s initialized (%s, protocol %s) in %.1f ms", s->id,
+		jx_str(s->client_info, "name") ?: "unnamed client", s->version,
+		(double)(mg_now_us() - s->init_start_us) / 1000.0);
+	free(id);
+	/* Messages sent right behind initialize see the complete lists. */
+	while (!mg_list_empty(&s->backlog) && !s->closed) {
+		struct gw_backlog *m = mg_container_of(s->backlog.next, struct gw_backlog, node);
+
+		mg_list_del(&m->node);
+		s->backlog_len--;
+		gw_session_recv(s, m->line, m->len);
+		free(m);
+	}
+}
+
+void gw_sessions_discovery_done(struct gateway *gw)
+{
+	struct mg_list *pos, *tmp;
+
+	if (gw_discovery_running(gw))
+		return;
+	mg_list_each_safe(pos, tmp, &gw->sessions)
+		gw_session_answer_initialize(mg_container_of(pos, struct gw_session, node));
+}
+
+static void on_initialize(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl)
+{
+	json_t *caps = jx_obj(m->params, "capabilities");
+
+	if (s->initialized || s->init_id) {
+		gw_session_error(s, id, idl, RPC_INVALID_REQUEST, "session already initialized",
+				 NULL);
+		return;
+	}
+	s->init_start_us = mg_now_us();
+	s->client_caps = caps ? json_deep_copy(caps) : json_object();
+	s->client_info = json_incref(jx_obj(m->params, "clientInfo"));
+	s->version = mg_strdup(mcp_negotiate_legacy(jx_str(m->params, "protocolVersion")));
+	s->init_id = mg_memdup0(id, idl);
+	s->init_id_len = idl;
+	/* With no cached view of a server, learn it now: the answer waits for
+	 * it so that capabilities are honest. */
+	gw_discover_missing(s->gw, s);
+	if (!gw_discovery_running(s->gw))
+		gw_session_answer_initialize(s);
+}
+
+static void on_set_level(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl)
+{
+	const char *name = jx_str(m->params, "level");
+	int level = mcp_log_level(name);
+
+	if (level < 0) {
+		gw_session_error(s, id, idl, RPC_INVALID_PARAMS, "unknown log level", NULL);
+		return;
+	}
+	s->log_level = level;
+	/* The session's own instances produce only what it wants; the
+	 * gateway filters what shared instances send. */
+	for (size_t i = 0; i < s->gw->n_servers; i++) {
+		struct gw_upstream *up = s->slots[i].up;
+
+		if (up && up->state == GW_UP_READY && json_object_get(up->caps, "logging"))
+			gw_call_internal(up, "logging/setLevel", json_pack("{ss}", "level", name),
+					 up->srv->timeout_ms, NULL, NULL);
+	}
+	gw_session_result(s, id, idl, json_object());
+}
+
+/* ---- routing ---- */
+
+struct route {
+	struct gw_server *srv;
+	const char *exposed;    /* name as the client gave it (tools, prompts) */
+	const char *orig;       /* name to send upstream */
+	const char *uri;
+};
+
+static int find_route(struct gw_session *s, struct rpc_msg *m, enum mcp_route kind,
+		      struct route *r, const char **why)
+{
+	struct gateway *gw = s->gw;
+	struct gw_entry *e;
+	const char *name = jx_str(m->params, "name");
+	json_t *ref;
+
+	memset(r, 0, sizeof(*r));
+	switch (kind) {
+	case MCP_ROUTE_TOOL:
+	case MCP_ROUTE_PROMPT:
+		e = name ? mg_map_gets(kind == MCP_ROUTE_TOOL ? &gw->agg.tools : &gw->agg.prompts,
+				       name) : NULL;
+		if (!e) {
+			*why = kind == MCP_ROUTE_TOOL ? "Unknown tool" : "Unknown prompt";
+			return RPC_INVALID_PARAMS;
+		}
+		r->srv = e->srv;
+		r->exposed = e->name;
+		r->orig = e->orig;
+		return 0;
+	case MCP_ROUTE_URI:
+		r->uri = jx_str(m->params, "uri");
+		r->srv = r->uri ? gw_route_uri(gw, r->uri) : NULL;
+		if (!r->srv) {
+			*why = "Resource not found";
+			return r->uri ? MCP_RESOURCE_NOT_FOUND : RPC_INVALID_PARAMS;
+		}
+		return 0;
+	case MCP_ROUTE_COMPLETION:
+		ref = jx_obj(m->params, "ref");
+		if (mg_streq(jx_str(ref, "type"), "ref/prompt")) {
+			e = jx_str(ref, "name") ? mg_map_gets(&gw->agg.prompts, jx_str(ref, "name"))
+						: NULL;
+			if (e) {
+				r->srv = e->srv;
+				r->exposed = e->name;
+				r->orig = e->orig;
+				return 0;
+			}
+		} else if (mg_streq(jx_str(ref, "type"), "ref/resource") && jx_str(ref, "uri")) {
+			r->srv = gw_route_uri(gw, jx_str(ref, "uri"));
+			if (r->srv)
+				return 0;
+		}
+		*why = "Unknown completion reference";
+		return RPC_INVALID_PARAMS;
+	case MCP_ROUTE_UNKNOWN:
+	case MCP_ROUTE_LOCAL:
+	case MCP_ROUTE_LIST:
+	default:
+		*why = "Method not found";
+		return RPC_METHOD_NOT_FOUND;
+	}
+}
+
+static int cmp_edit(const void *a, const void *b)
+{
+	const struct jx_edit *x = a, *y = b;
+
+	return x->at.off < y->at.off ? -1 : x->at.off > y->at.off;
+}
+
+/* Build the upstream request: the original bytes with the id, the
+ * progress token and (for prefixed names) the name replaced. */
+static int build_upstream_line(struct gw_session *s, struct rpc_msg *m, struct gw_call *c,
+			       const struct route *r, struct mg_buf *out)
+{
+	static const char *const tok_path[] = { "params", "_meta", "progressToken" };
+	static const char *const name_path[] = { "params", "name" };
+	static const char *const ref_name_path[] = { "params", "ref", "name" };
+	struct jx_edit edits[3];
+	struct jx_span sp;
+	struct mg_buf quoted;
+	char idtext[24];
+	size_t n = 0;
+	int rc;
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)c->up_id);
+	edits[n++] = (struct jx_edit){ m->id_span, idtext, strlen(idtext) };
+	if (jx_find(m->raw, m->len, tok_path, 3, &sp) == 0) {
+		c->client_token = mg_memdup0(m->raw + sp.off, sp.len);
+		c->client_token_len = sp.len;
+		edits[n++] = (struct jx_edit){ sp, idtext, strlen(idtext) };
+	}
+	mg_buf_init(&quoted, 4096);
+	if (r->orig && strcmp(r->orig, r->exposed) != 0) {
+		const char *const *path = strcmp(m->method, "completion/complete") == 0
+			? ref_name_path : name_path;
+
+		if (jx_find(m->raw, m->len, path, strcmp(m->method, "completion/complete") == 0 ? 3 : 2,
+			    &sp) == 0 && jx_quote(r->orig, strlen(r->orig), &quoted) == 0)
+			edits[n++] = (struct jx_edit){ sp, quoted.data, quoted.len };
+	}
+	qsort(edits, n, sizeof(edits[0]), cmp_edit);
+	rc = jx_splice(m->raw, m->len, edits, n, out);
+	if (!rc)
+		rc = mg_buf_addc(out, '\n');
+	mg_buf_release(&quoted);
+	return rc;
+}
+
+static void track_subscription(struct gw_session *s, struct rpc_msg *m, struct gw_server *srv,
+			       const char *uri)
+{
+	if (strcmp(m->method, "resources/subscribe") == 0)
+		mg_map_puts(&s->subs, uri, srv);
+	else if (strcmp(m->method, "resources/unsubscribe") == 0)
+		mg_map_dels(&s->subs, uri);
+}
+
+/* Shared instances serve many sessions: subscribe upstream on the first
+ * subscriber of a URI, unsubscribe after the last.  Returns true when the
+ * request was answered here. */
+static bool shared_subscription(struct gw_session *s, struct rpc_msg *m, struct gw_server *srv,
+				const char *uri, const char *id, size_t idl)
+{
+	bool sub = strcmp(m->method, "resources/subscribe") == 0;
+	uintptr_t n;
+
+	if (srv->def->lifecycle != CAT_SHARED || (!sub && strcmp(m->method, "resources/unsubscribe")))
+		return false;
+	n = (uintptr_t)mg_map_gets(&srv->subs, uri);
+	if (sub && mg_map_gets(&s->subs, uri))
+		goto local;                     /* this session already has it */
+	if (!sub && !mg_map_gets(&s->subs, uri))
+		goto local;
+	n = sub ? n + 1 : n - 1;
+	if (n)
+		mg_map_puts(&srv->subs, uri, (void *)n);
+	else
+		mg_map_dels(&srv->subs, uri);
+	track_subscription(s, m, srv, uri);
+	if ((sub && n == 1) || (!sub && n == 0))
+		return false;                   /* first or last: tell the server */
+local:
+	track_subscription(s, m, srv, uri);
+	gw_session_result(s, id, idl, json_object());
+	return true;
+}
+
+static void drop_shared_subscriptions(struct gw_session *s)
+{
+	const char *uri;
+	size_t it = 0;
+	void *v;
+
+	while (mg_map_next(&s->subs, &it, &uri, NULL, &v)) {
+		struct gw_server *srv = v;
+		uintptr_t n;
+
+		if (srv->def->lifecycle != CAT_SHARED)
+			continue;
+		n = (uintptr_t)mg_map_gets(&srv->subs, uri);
+		if (n > 1)
+			mg_map_puts(&srv->subs, uri, (void *)(n - 1));
+		else
+			mg_map_dels(&srv->subs, uri);
+	}
+}
+
+static void forward(struct gw_session *s, struct rpc_msg *m, const struct route *r,
+		    const char *id, size_t idl)
+{
+	struct gw_upstream *up;
+	struct gw_call *c;
+	struct mg_err err;
+	struct mg_buf b;
+	char *line;
+	size_t len;
+
+	if (r->uri && shared_subscription(s, m, r->srv, r->uri, id, idl))
+		return;
+	up = gw_instance_for(s, r->srv, &err);
+	if (!up) {
+		json_t *data = json_pack("{ssssss}", "gateway", "mcpguard", "server",
+					 r->srv->def->name, "reason", "unavailable");
+
+		gw_session_error(s, id, idl, RPC_INTERNAL_ERROR, err.msg, data);
+		json_decref(data);
+		return;
+	}
+	c = gw_call_new(s, m->method);
+	c->key = gw_id_key(m->id);
+	c->client_id = mg_memdup0(id, idl);
+	c->client_id_len = idl;
+	c->bytes_in = m->len;
+	if (r->exposed)
+		c->name = mg_strdup(r->exposed);
+	else if (r->uri)
+		c->name = mg_strdup(r->uri);
+	if (r->orig && r->exposed && strcmp(r->orig, r->exposed) != 0)
+		c->up_name = mg_strdup(r->orig);
+	c->arguments = json_incref(json_object_get(m->params, "arguments"));
+	if (r->uri)
+		track_subscription(s, m, r->srv, r->uri);
+	gw_call_register(up, c, r->srv->timeout_ms);
+	mg_buf_init(&b, s->gw->cfg.max_message + 64);
+	if (build_upstream_line(s, m, c, r, &b)) {
+		mg_buf_release(&b);
+		gw_call_fail(c, "too_large", "request too large to forward");
+		return;
+	}
+	line = mg_buf_detach(&b, &len);
+	gw_call_send(c, line, len);
+}
+
+/* Requests the gateway answers itself are audited here; forwarded ones
+ * when their call ends (call.c). */
+static void audit_local(struct gw_session *s, struct rpc_msg *m, uint64_t start_us)
+{
+	struct aud_record r = {
+		.session = s->id,
+		.method = m->method,
+		.name = jx_str(m->params, "name") ?: jx_str(m->params, "uri"),
+		.upstream_id = -1,
+		.duration_us = mg_now_us() - start_us,
+		.outcome = s->last_code ? "error" : "ok",
+		.error_code = s->last_code,
+		.error = s->last_code ? s->last_error : NULL,
+		.bytes_in = m->len,
+		.bytes_out = s->last_bytes,
+	};
+
+	aud_write(s->gw->cfg.audit, &r);
+}
+
+static void handle_request(struct gw_session *s, struct rpc_msg *m);
+
+static void on_request(struct gw_session *s, struct rpc_msg *m)
+{
+	uint64_t start = mg_now_us();
+	size_t calls = s->calls.count;
+
+	s->last_code = 0;
+	s->last_bytes = 0;
+	s->last_error[0] = '\0';
+	handle_request(s, m);
+	/* Not forwarded (no new call): answered or refused here. */
+	if (s->calls.count == calls && !(strcmp(m->method, "initialize") == 0 && s->init_id))
+		audit_local(s, m, start);
+}
+
+static void handle_request(struct gw_session *s, struct rpc_msg *m)
+{
+	enum mcp_route kind = mcp_route_of(m->method);
+	const char *id, *why = NULL;
+	struct route r;
+	json_t *result;
+	size_t idl;
+	char *key;
+	int code;
+
+	id = rpc_id_raw(m, &idl);
+	key = gw_id_key(m->id);
+	if (mg_map_gets(&s->calls, key)) {
+		free(key);
+		gw_session_error(s, id, idl, RPC_INVALID_REQUEST,
+				 "a request with this id is still in flight", NULL);
+		return;
+	}
+	free(key);
+	if (s->calls.count >= MAX_CALLS_PER_SESSION) {
+		gw_session_error(s, id, idl, RPC_INTERNAL_ERROR,
+				 "mcpguard: too many requests in flight for this session", NULL);
+		return;
+	}
+	if (kind == MCP_ROUTE_LOCAL) {
+		if (strcmp(m->method, "initialize") == 0)
+			on_initialize(s, m, id, idl);
+		else if (strcmp(m->method, "ping") == 0)
+			gw_session_result(s, id, idl, json_object());
+		else
+			on_set_level(s, m, id, idl);
+		return;
+	}
+	if (kind == MCP_ROUTE_LIST) {
+		enum gw_list_kind lk = strcmp(m->method, "tools/list") == 0 ? GW_LIST_TOOLS
+			: strcmp(m->method, "prompts/list") == 0 ? GW_LIST_PROMPTS
+			: strcmp(m->method, "resources/list") == 0 ? GW_LIST_RESOURCES
+			: GW_LIST_TEMPLATES;
+
+		if (gw_agg_page(s->gw, lk, m->params, &result, &why))
+			gw_session_error(s, id, idl, RPC_INVALID_PARAMS, why, NULL);
+		else
+			gw_session_result(s, id, idl, result);
+		return;
+	}
+	code = find_route(s, m, kind, &r, &why);
+	if (code) {
+		json_t *data = NULL;
+
+		if (kind == MCP_ROUTE_URI && jx_str(m->params, "uri"))
+			data = json_pack("{ss}", "uri", jx_str(m->params, "uri"));
+		if (kind == MCP_ROUTE_TOOL || kind == MCP_ROUTE_PROMPT) {
+			char msg[300];
+
+			snprintf(msg, sizeof(msg), "%s: %.200s", why,
+				 jx_str(m->params, "name") ?: "(no name given)");
+			gw_session_error(s, id, idl, code, msg, NULL);
+		} else {
+			gw_session_error(s, id, idl, code, why, data);
+		}
+		json_decref(data);
+		return;
+	}
+	forward(s, m, &r, id, idl);
+}
+
+/* ---- notifications from the client ---- */
+
+static void on_cancelled(struct gw_session *s, struct rpc_msg *m)
+{
+	json_t *rid = json_object_get(m->params, "requestId");
+	struct gw_call *c;
+	char *key;
+
+	if (!rid)
+		return;
+	key = gw_id_key(rid);
+	c = mg_map_gets(&s->calls, key);
+	free(key);
+	if (c)
+		gw_call_cancel(c, jx_str(m->params, "reason"));
+}
+
+static void on_roots_changed(struct gw_session *s)
+{
+	for (size_t i = 0; i < s->gw->n_servers; i++) {
+		struct gw_upstream *up = s->slots[i].up;
+		struct mg_buf b;
+		char *line;
+		size_t len;
+
+		if (!up || up->state != GW_UP_READY)
+			continue;
+		mg_buf_init(&b, 256);
+		rpc_request_line(&b, NULL, 0, "notifications/roots/list_changed", NULL);
+		line = mg_buf_detach(&b, &len);
+		gw_upstream_write(up, line, len);
+	}
+}
+
+static void on_notification(struct gw_session *s, struct rpc_msg *m)
+{
+	if (strcmp(m->method, "notifications/cancelled") == 0)
+		on_cancelled(s, m);
+	else if (strcmp(m->method, "notifications/roots/list_changed") == 0)
+		on_roots_changed(s);
+	/* notifications/initialized and anything else need no action. */
+}
+
+void gw_session_recv(struct gw_session *s, const char *line, size_t len)
+{
+	struct rpc_msg m;
+	char why[200];
+	char *id_raw = NULL;
+	int code;
+
+	if (s->closed)
+		return;
+	if (s->init_id) {
+		/* initialize is waiting for servers: hold what follows. */
+		struct gw_backlog *b;
+
+		if (s->backlog_len >= MAX_BACKLOG) {
+			gw_session_error(s, NULL, 0, RPC_INTERNAL_ERROR,
+					 "mcpguard: too many messages before initialize completed",
+					 NULL);
+			return;
+		}
+		b = mg_malloc(sizeof(*b) + len);
+		b->len = len;
+		memcpy(b->line, line, len);
+		mg_list_add_tail(&s->backlog, &b->node);
+		s->backlog_len++;
+		return;
+	}
+	code = rpc_parse(line, len, &m, why, sizeof(why), &id_raw);
+	if (code) {
+		gw_session_error(s, id_raw, id_raw ? strlen(id_raw) : 0, code, why, NULL);
+		free(id_raw);
+		return;
+	}
+	free(id_raw);
+	switch (m.kind) {
+	case RPC_REQUEST:
+		on_request(s, &m);
+		break;
+	case RPC_NOTIFICATION:
+		on_notification(s, &m);
+		break;
+	case RPC_RESPONSE:
+		gw_relay_client_response(s, &m);
+		break;
+	default:
+		break;
+	}
+	rpc_msg_release(&m);
+}
+
+void gw_session_oversize(struct gw_session *s, size_t max)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "message larger than the %zu byte limit was discarded", max);
+	mg_warn("session %s: %s", s->id, msg);
+	gw_session_error(s, NULL, 0, RPC_INVALID_REQUEST, msg, NULL);
+}

@@ -1,0 +1,223 @@
+#include "transport/stream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+
+#define TP_READ_CHUNK (256 * 1024)
+
+struct write_req {
+	uv_write_t req;
+	struct tp_stream *s;
+	char *data;
+	size_t len;
+};
+
+static int lines_on_line(void *ctx, const char *line, size_t len)
+{
+	struct tp_stream *s = ctx;
+
+	return s->ops->on_line(s, line, len);
+}
+
+static int lines_on_oversize(void *ctx, size_t max)
+{
+	struct tp_stream *s = ctx;
+
+	return s->ops->on_oversize(s, max);
+}
+
+static const struct rpc_lines_ops lines_ops = {
+	.on_line = lines_on_line,
+	.on_oversize = lines_on_oversize,
+};
+
+void tp_stream_setup(struct tp_stream *s, size_t max_line, size_t queue_max,
+		     const struct tp_stream_ops *ops, void *owner)
+{
+	memset(s, 0, sizeof(*s));
+	s->ops = ops;
+	s->owner = owner;
+	s->queue_max = queue_max;
+	rpc_lines_init(&s->lines, max_line, &lines_ops, s);
+}
+
+uv_pipe_t *tp_stream_pipe(struct tp_stream *s)
+{
+	return &s->u.pipe;
+}
+
+int tp_stream_open_fd(uv_loop_t *loop, struct tp_stream *s, int fd)
+{
+	int rc;
+
+	switch (uv_guess_handle(fd)) {
+	case UV_TTY:
+		rc = uv_tty_init(loop, &s->u.tty, fd, 0);
+		break;
+	case UV_NAMED_PIPE:
+	case UV_TCP:
+	case UV_UDP:
+		rc = uv_pipe_init(loop, &s->u.pipe, 0);
+		if (!rc)
+			rc = uv_pipe_open(&s->u.pipe, fd);
+		break;
+	case UV_FILE:
+	case UV_UNKNOWN_HANDLE:
+	default:
+		return -ENOTSUP;
+	}
+	if (!rc)
+		s->u.handle.data = s;
+	return rc;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tp_stream *s = h->data;
+
+	if (!s->rbuf)
+		s->rbuf = mg_malloc(TP_READ_CHUNK);
+	buf->base = s->rbuf;
+	buf->len = TP_READ_CHUNK;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct tp_stream *s = st->data;
+
+	if (n > 0) {
+		s->bytes_in += (uint64_t)n;
+		if (rpc_lines_feed(&s->lines, buf->base, (size_t)n))
+			tp_stream_stop_read(s);
+		return;
+	}
+	if (n < 0) {
+		tp_stream_stop_read(s);
+		if (!s->ended) {
+			s->ended = true;
+			s->ops->on_end(s, (int)n);
+		}
+	}
+}
+
+int tp_stream_start_read(struct tp_stream *s)
+{
+	int rc;
+
+	if (s->reading || s->closing)
+		return 0;
+	s->u.handle.data = s;
+	rc = uv_read_start(&s->u.stream, alloc_cb, read_cb);
+	if (!rc)
+		s->reading = true;
+	return rc;
+}
+
+void tp_stream_stop_read(struct tp_stream *s)
+{
+	if (s->reading && !s->closing)
+		uv_read_stop(&s->u.stream);
+	s->reading = false;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+
+	w->s->queued -= w->len;
+	if (status && status != UV_ECANCELED)
+		mg_debug("write failed: %s", uv_strerror(status));
+	free(w->data);
+	free(w);
+}
+
+/* Write what the pipe takes now, queue the rest.  data is owned when own. */
+static int do_write(struct tp_stream *s, char *data, size_t len, bool own)
+{
+	struct write_req *w;
+	uv_buf_t b;
+	int n = 0, rc;
+
+	if (s->closing || uv_is_closing(&s->u.handle)) {
+		if (own)
+			free(data);
+		return -EPIPE;
+	}
+	if (s->queued + len > s->queue_max) {
+		if (own)
+			free(data);
+		return -ENOBUFS;
+	}
+	s->bytes_out += len;
+	if (s->queued == 0) {
+		b = uv_buf_init(data, (unsigned)len);
+		n = uv_try_write(&s->u.stream, &b, 1);
+		if (n < 0 && n != UV_EAGAIN) {
+			if (own)
+				free(data);
+			return n;
+		}
+		if (n < 0)
+			n = 0;
+		if ((size_t)n == len) {
+			if (own)
+				free(data);
+			return 0;
+		}
+	}
+	w = MG_NEW(struct write_req);
+	w->s = s;
+	w->len = len - (size_t)n;
+	if (own && n == 0) {
+		w->data = data;
+	} else {
+		w->data = mg_memdup0(data + n, w->len);
+		if (own)
+			free(data);
+	}
+	b = uv_buf_init(w->data, (unsigned)w->len);
+	rc = uv_write(&w->req, &s->u.stream, &b, 1, write_cb);
+	if (rc) {
+		free(w->data);
+		free(w);
+		return rc;
+	}
+	s->queued += w->len;
+	return 0;
+}
+
+int tp_stream_write(struct tp_stream *s, const char *data, size_t len)
+{
+	return do_write(s, (char *)(uintptr_t)data, len, false);
+}
+
+int tp_stream_write_owned(struct tp_stream *s, char *data, size_t len)
+{
+	return do_write(s, data, len, true);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	struct tp_stream *s = h->data;
+
+	rpc_lines_release(&s->lines);
+	free(mg_steal(&s->rbuf));
+	if (s->ops->on_closed)
+		s->ops->on_closed(s);
+}
+
+void tp_stream_close(struct tp_stream *s)
+{
+	if (s->closing)
+		return;
+	s->closing = true;
+	s->reading = false;
+	s->u.handle.data = s;
+	if (uv_is_closing(&s->u.handle))
+		return;
+	uv_close(&s->u.handle, close_cb);
+}
