@@ -38,12 +38,15 @@ FIXTURE_BIN := $(FIXTURE_SRC:tests/fixtures/%.c=build/fixtures/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test deps unit fuzz fuzz-smoke integration conformance bench clean check-banned
+.PHONY: all run test deps test-deps unit fuzz fuzz-smoke integration conformance bench clean check-banned
 
 all: build/mcpguard
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
 
 build/mcpguard: $(REL_OBJ) build/obj/$(SRC_MAIN:.c=.o)
 	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -97,7 +100,7 @@ conformance: build/test/mcpguard $(FIXTURE_BIN)
 check-banned:
 	@scripts/check-banned.sh
 
-test: deps check-banned unit fuzz-smoke integration conformance
+test: test-deps check-banned unit fuzz-smoke integration conformance
 	@echo "== all tests passed"
 
 bench: build/mcpguard $(FIXTURE_BIN)

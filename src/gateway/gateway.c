@@ -197,6 +197,7 @@ void gw_maybe_finish_shutdown(struct gateway *gw)
 	    !mg_list_empty(&gw->sessions))
 		return;
 	gw->shutdown_done = NULL;
+	uv_timer_stop(&gw->sweep);
 	done(gw, gw->shutdown_ctx);
 }
 

@@ -168,6 +168,7 @@ void gw_session_close(struct gw_session *s)
 
 		if (up->owner == s) {
 			up->owner = NULL;
+			up->slot = NULL;        /* the slots go with the session */
 			if (up->kind == GW_UP_CALL)
 				gw_upstream_stop(up, "client session closed");
 		}

@@ -743,11 +743,13 @@ static void test_server_names(void **state)
 {
 	static const char *const bad[] = { "'bad name'", "a__b", "-x", "_x", ".x", "x_",
 					   "'caf\xc3\xa9'", "'a/b'",
-					   "a12345678901234567890123456789012345678901234567890123456789"
-					   "01234" };
+					   /* 65 characters */
+					   ("a12345678901234567890123456789012345678901234567890123456789"
+					    "01234") };
 	static const char *const good[] = { "a", "A9", "github-official", "x.y_z-1", "a_b", "9",
-					    "a1234567890123456789012345678901234567890123456789012345678"
-					    "9012" };
+					    /* 64 characters */
+					    ("a1234567890123456789012345678901234567890123456789012345678"
+					     "90123") };
 	char text[300];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

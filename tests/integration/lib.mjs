@@ -1,0 +1,142 @@
+// Shared helpers for the integration tests: start the real mcpguard binary
+// with a catalog and connect the official SDK client to it over stdio.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '../..');
+export const modules = path.join(root, 'tests/node_modules');
+// The sanitizer build by default: every integration test is also a leak and
+// UB check of the gateway.
+export const gatewayBin = process.env.MCPGUARD_BIN || path.join(root, 'build/test/mcpguard');
+export const fixtureBin = path.join(root, 'build/fixtures/mcp_fixture');
+export const node = process.execPath;
+
+export const officialServer = (name) =>
+  path.join(modules, '@modelcontextprotocol', `server-${name}`, 'dist/index.js');
+
+export function tempDir(prefix = 'mcpguard-it-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// Write a catalog in Docker's format from {name: entry} and return its path.
+export function writeCatalog(dir, registry) {
+  const lines = ['registry:'];
+  for (const [name, e] of Object.entries(registry)) {
+    lines.push(`  ${name}:`);
+    for (const [k, v] of Object.entries(e)) lines.push(`    ${k}: ${JSON.stringify(v)}`);
+  }
+  const file = path.join(dir, 'catalog.yaml');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+// An MCP client transport over a gateway process we spawn ourselves, so that
+// tests see its exit status (a sanitizer report makes it non-zero) and stderr.
+export class GatewayTransport {
+  constructor(args, { env = {}, cwd } = {}) {
+    this.args = args;
+    this.env = env;
+    this.cwd = cwd;
+    this.stderr = '';
+    this._buf = new ReadBuffer();
+    this.exited = new Promise((resolve) => { this._resolveExit = resolve; });
+  }
+
+  async start() {
+    const env = {
+      ...process.env,
+      ASAN_OPTIONS: 'detect_leaks=1:exitcode=23',
+      UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+      ...this.env,
+    };
+    this.proc = spawn(gatewayBin, this.args, { env, cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.pid = this.proc.pid;
+    this.proc.stderr.on('data', (d) => {
+      this.stderr += d.toString();
+      if (process.env.MCPGUARD_TEST_VERBOSE) process.stderr.write(d);
+    });
+    this.proc.stdout.on('data', (chunk) => {
+      this._buf.append(chunk);
+      for (;;) {
+        let msg;
+        try { msg = this._buf.readMessage(); } catch (e) { this.onerror?.(e); continue; }
+        if (msg === null) break;
+        this.onmessage?.(msg);
+      }
+    });
+    this.proc.on('exit', (code, signal) => this._resolveExit({ code, signal }));
+    this.proc.on('close', () => this.onclose?.());
+    this.proc.stdin.on('error', () => {});
+    await new Promise((resolve, reject) => {
+      this.proc.once('spawn', resolve);
+      this.proc.once('error', reject);
+    });
+  }
+
+  // Raw line to the gateway's stdin (for malformed-input tests).
+  writeRaw(text) {
+    this.proc.stdin.write(text);
+  }
+
+  async send(message) {
+    if (!this.proc.stdin.write(serializeMessage(message)))
+      await new Promise((r) => this.proc.stdin.once('drain', r));
+  }
+
+  // Close stdin and wait for a clean exit (bounded).
+  async close() {
+    this.proc.stdin.end();
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 20000);
+    const res = await this.exited;
+    clearTimeout(timer);
+    return res;
+  }
+}
+
+// Start a gateway on the given catalog and connect a client to it.
+export async function connect(args, { capabilities = {}, env, onStderr } = {}) {
+  const transport = new GatewayTransport(args, { env });
+  const client = new Client({ name: 'mcpguard-it', version: '1.0.0' }, { capabilities });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+// Close the client, wait for the gateway to exit and assert it exited 0
+// (so no sanitizer or leak report): returns its stderr.
+export async function finish(t, transport, assert) {
+  const { code, signal } = await transport.close();
+  assert.equal(signal, null, `gateway killed by ${signal}\n${transport.stderr}`);
+  assert.equal(code, 0, `gateway exited ${code}\n${transport.stderr}`);
+  assert.doesNotMatch(transport.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
+  return transport.stderr;
+}
+
+export async function listAll(client, method) {
+  const key = { 'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources',
+    'resources/templates/list': 'resourceTemplates' }[method];
+  const fn = { 'tools/list': 'listTools', 'prompts/list': 'listPrompts',
+    'resources/list': 'listResources', 'resources/templates/list': 'listResourceTemplates' }[method];
+  const out = [];
+  let cursor;
+  let pages = 0;
+  do {
+    const r = await client[fn](cursor ? { cursor } : {});
+    out.push(...r[key]);
+    cursor = r.nextCursor;
+    pages++;
+  } while (cursor !== undefined && pages < 1000);
+  return { items: out, pages };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function readAudit(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
