@@ -14,6 +14,12 @@
 #include "gateway/internal.h"
 
 #define HARD_DEADLINE_FACTOR 10 /* progress extends a deadline up to this */
+/* A result that follows its last progress notification closely is held
+ * back this long.  The TypeScript SDK client handles notifications a
+ * microtask later than responses, so when both arrive in one read it drops
+ * the last progress; servers rarely write them together, but a gateway
+ * that reads both at once would. */
+#define PROGRESS_GAP_US 2000
 
 struct gw_call *gw_call_new(struct gw_session *s, const char *method)
 {
@@ -273,6 +279,8 @@ void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m)
 		goto out;
 	}
 	line = mg_buf_detach(&b, &len);
+	if (c->last_progress_us && mg_now_us() - c->last_progress_us < PROGRESS_GAP_US)
+		gw_session_hold(c->sess, PROGRESS_GAP_US);
 	rc = gw_session_send(c->sess, line, len);
 	if (m->is_error) {
 		json_t *e = json_object_get(m->root, "error");

@@ -175,6 +175,8 @@ int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg
 	gw->sweep.data = gw;
 	uv_timer_start(&gw->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
 	uv_unref((uv_handle_t *)&gw->sweep);
+	uv_timer_init(loop, &gw->release);
+	gw->release.data = gw;
 	*out = gw;
 	return 0;
 }
@@ -198,6 +200,7 @@ void gw_maybe_finish_shutdown(struct gateway *gw)
 		return;
 	gw->shutdown_done = NULL;
 	uv_timer_stop(&gw->sweep);
+	uv_timer_stop(&gw->release);
 	done(gw, gw->shutdown_ctx);
 }
 
@@ -216,11 +219,12 @@ void gw_shutdown(struct gateway *gw, void (*done)(struct gateway *gw, void *ctx)
 	gw_maybe_finish_shutdown(gw);
 }
 
-static void sweep_closed(uv_handle_t *h)
+static void timer_closed(uv_handle_t *h)
 {
 	struct gateway *gw = h->data;
 
-	free(gw);
+	if (--gw->open_timers == 0)
+		free(gw);
 }
 
 void gw_free(struct gateway *gw)
@@ -239,8 +243,10 @@ void gw_free(struct gateway *gw)
 	}
 	free(gw->servers);
 	gw_agg_release(&gw->agg);
-	if (uv_is_active((uv_handle_t *)&gw->sweep) || gw->sweep.loop) {
-		uv_close((uv_handle_t *)&gw->sweep, sweep_closed);
+	if (gw->sweep.loop) {
+		gw->open_timers = 2;   /* the last close callback frees */
+		uv_close((uv_handle_t *)&gw->sweep, timer_closed);
+		uv_close((uv_handle_t *)&gw->release, timer_closed);
 		return;
 	}
 	free(gw);

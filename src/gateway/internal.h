@@ -117,6 +117,7 @@ struct gw_call {
 	uint64_t deadline_ms;
 	uint64_t hard_deadline_ms;
 	uint64_t bytes_in;
+	uint64_t last_progress_us;      /* when progress was last relayed */
 	gw_internal_cb internal;        /* gateway's own request */
 	void *internal_ctx;
 	bool cancelled;
@@ -155,6 +156,8 @@ struct gw_session {
 	struct mg_map s2c;              /* our id towards the client -> gw_s2c */
 	int64_t next_s2c_id;
 	struct mg_map subs;             /* subscribed uris -> server */
+	struct mg_list held;            /* outgoing messages held back (gw_backlog) */
+	uint64_t hold_until_us;
 	struct mg_list backlog;         /* messages that arrived before initialize
 					   was answered (struct gw_backlog) */
 	size_t backlog_len;
@@ -207,6 +210,8 @@ struct gateway {
 	uint64_t session_seq;
 	uint64_t instance_seq;
 	uv_timer_t sweep;
+	uv_timer_t release;             /* sends held messages (session.c) */
+	int open_timers;
 	bool shutting_down;
 	void (*shutdown_done)(struct gateway *gw, void *ctx);
 	void *shutdown_ctx;
@@ -277,6 +282,9 @@ void gw_call_touch(struct gw_call *c);
 
 /* session.c */
 int gw_session_send(struct gw_session *s, char *line, size_t len);
+/* Hold what is sent to s for the next us microseconds (order kept). */
+void gw_session_hold(struct gw_session *s, uint64_t us);
+void gw_sessions_release_held(uv_timer_t *t);
 /* Build and send an error / result / notification to the session. */
 void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int code,
 		      const char *msg, const json_t *data);

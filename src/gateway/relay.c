@@ -255,6 +255,7 @@ static void on_progress(struct gw_upstream *up, struct rpc_msg *m)
 		return;
 	}
 	gw_call_touch(c);
+	c->last_progress_us = mg_now_us();
 	if (jx_find(m->raw, m->len, tok_path, 2, &edit.at))
 		return;
 	edit.text = c->client_token;

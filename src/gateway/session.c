@@ -21,21 +21,75 @@
 
 /* ---- sending ---- */
 
-int gw_session_send(struct gw_session *s, char *line, size_t len)
+static void hold_line(struct gw_session *s, char *line, size_t len)
 {
-	int rc;
+	struct gw_backlog *b = mg_malloc(sizeof(*b) + len);
 
-	if (s->closed) {
-		free(line);
-		return -EPIPE;
-	}
-	rc = s->ops->send(s, line, len);
+	b->len = len;
+	memcpy(b->line, line, len);
+	free(line);
+	mg_list_add_tail(&s->held, &b->node);
+}
+
+void gw_session_hold(struct gw_session *s, uint64_t us)
+{
+	uint64_t until = mg_now_us() + us;
+
+	if (until > s->hold_until_us)
+		s->hold_until_us = until;
+	if (!uv_is_active((uv_handle_t *)&s->gw->release))
+		uv_timer_start(&s->gw->release, gw_sessions_release_held, us / 1000 + 1, 0);
+}
+
+static int send_now(struct gw_session *s, char *line, size_t len)
+{
+	int rc = s->ops->send(s, line, len);
+
 	if (rc) {
 		mg_warn("session %s: cannot deliver a message (%s); closing it", s->id,
 			strerror(-rc));
 		s->ops->close(s);
 	}
 	return rc;
+}
+
+void gw_sessions_release_held(uv_timer_t *t)
+{
+	struct gateway *gw = t->data;
+	uint64_t now = mg_now_us(), wait = 0;
+	struct mg_list *pos, *tmp;
+
+	mg_list_each_safe(pos, tmp, &gw->sessions) {
+		struct gw_session *s = mg_container_of(pos, struct gw_session, node);
+
+		if (now < s->hold_until_us) {
+			uint64_t w = s->hold_until_us - now;
+			wait = !wait || w < wait ? w : wait;
+			continue;
+		}
+		while (!mg_list_empty(&s->held) && !s->closed) {
+			struct gw_backlog *b = mg_container_of(s->held.next, struct gw_backlog, node);
+
+			mg_list_del(&b->node);
+			send_now(s, mg_memdup0(b->line, b->len), b->len);
+			free(b);
+		}
+	}
+	if (wait)
+		uv_timer_start(t, gw_sessions_release_held, wait / 1000 + 1, 0);
+}
+
+int gw_session_send(struct gw_session *s, char *line, size_t len)
+{
+	if (s->closed) {
+		free(line);
+		return -EPIPE;
+	}
+	if (!mg_list_empty(&s->held) || mg_now_us() < s->hold_until_us) {
+		hold_line(s, line, len);       /* keep the order of messages */
+		return 0;
+	}
+	return send_now(s, line, len);
 }
 
 void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int code,
@@ -130,6 +184,7 @@ struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_o
 	mg_map_init(&s->s2c);
 	mg_map_init(&s->subs);
 	mg_list_init(&s->backlog);
+	mg_list_init(&s->held);
 	mg_list_add_tail(&gw->sessions, &s->node);
 	return s;
 }
@@ -174,6 +229,10 @@ void gw_session_close(struct gw_session *s)
 		}
 	}
 	mg_list_each_safe(pos, tmp, &s->backlog) {
+		mg_list_del(pos);
+		free(mg_container_of(pos, struct gw_backlog, node));
+	}
+	mg_list_each_safe(pos, tmp, &s->held) {
 		mg_list_del(pos);
 		free(mg_container_of(pos, struct gw_backlog, node));
 	}

@@ -1,0 +1,148 @@
+// Issue 2, criterion 1: the official SDK client, connected to `mcpguard
+// gateway run` over stdio with a catalog of the official npm servers
+// (everything, filesystem rooted in a temp dir, memory), sees every tool,
+// calls a tool of each, reads a resource, gets a prompt, receives progress
+// and cancels a call.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  connect, finish, listAll, node, officialServer, readAudit, sleep, tempDir, writeCatalog,
+} from './lib.mjs';
+
+describe('official npm servers behind the gateway', () => {
+  let dir, client, transport, audit;
+
+  before(async () => {
+    dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'root'));
+    fs.writeFileSync(path.join(dir, 'root', 'hello.txt'), 'hello from the filesystem server\n');
+    const catalog = writeCatalog(dir, {
+      everything: { command: [node, officialServer('everything')] },
+      filesystem: { command: [node, officialServer('filesystem'), path.join(dir, 'root')] },
+      memory: {
+        command: [node, officialServer('memory')],
+        env: [{ name: 'MEMORY_FILE_PATH', value: path.join(dir, 'memory.jsonl') }],
+      },
+    });
+    audit = path.join(dir, 'audit.jsonl');
+    ({ client, transport } = await connect([
+      'gateway', 'run', '--catalog', catalog, '--cache-dir', path.join(dir, 'cache'),
+      '--audit-log', audit, '--page-size', '10',
+    ]));
+  });
+
+  after(async () => {
+    if (transport) await finish(null, transport, assert);
+  });
+
+  it('advertises honest capabilities', () => {
+    const caps = client.getServerCapabilities();
+    assert.ok(caps.tools);
+    assert.ok(caps.prompts, 'everything has prompts');
+    assert.ok(caps.resources?.subscribe, 'everything supports subscriptions');
+    assert.equal(client.getServerVersion().name, 'mcpguard');
+  });
+
+  it('lists every tool of every server, over several pages', async () => {
+    const { items, pages } = await listAll(client, 'tools/list');
+    const names = items.map((t) => t.name);
+    assert.ok(pages > 1, `page size 10 must give several pages, got ${pages}`);
+    assert.equal(new Set(names).size, names.length, 'names are unique');
+    for (const n of ['everything__echo', 'everything__trigger-long-running-operation',
+      'filesystem__read_text_file', 'filesystem__list_directory', 'memory__create_entities',
+      'memory__read_graph'])
+      assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
+    for (const n of names) assert.match(n, /^[a-zA-Z0-9_-]{1,64}$/);
+    // Everything else a tool carries passes through unchanged.
+    const echo = items.find((t) => t.name === 'everything__echo');
+    assert.equal(echo.inputSchema.type, 'object');
+    assert.ok(echo.inputSchema.properties.message);
+  });
+
+  it('calls a tool of each server', async () => {
+    const echo = await client.callTool({ name: 'everything__echo', arguments: { message: 'héllo ✓' } });
+    assert.equal(echo.content[0].text, 'Echo: héllo ✓');
+
+    const file = await client.callTool({
+      name: 'filesystem__read_text_file',
+      arguments: { path: path.join(dir, 'root', 'hello.txt') },
+    });
+    assert.equal(file.isError, undefined);
+    assert.match(file.content[0].text, /hello from the filesystem server/);
+
+    const denied = await client.callTool({
+      name: 'filesystem__read_text_file', arguments: { path: '/etc/hostname' },
+    });
+    assert.equal(denied.isError, true, 'outside its root the server refuses');
+
+    await client.callTool({
+      name: 'memory__create_entities',
+      arguments: { entities: [{ name: 'mcpguard', entityType: 'gateway', observations: ['sits between agents and tools'] }] },
+    });
+    const graph = await client.callTool({ name: 'memory__read_graph', arguments: {} });
+    assert.match(graph.content[0].text, /sits between agents and tools/,
+      'state kept between calls: one server instance per session');
+  });
+
+  it('reads a resource and a templated resource', async () => {
+    const { items } = await listAll(client, 'resources/list');
+    assert.ok(items.length > 0);
+    const first = await client.readResource({ uri: items[0].uri });
+    assert.equal(first.contents[0].uri, items[0].uri);
+    const dynamic = await client.readResource({ uri: 'demo://resource/dynamic/text/3' });
+    assert.equal(dynamic.contents[0].uri, 'demo://resource/dynamic/text/3');
+    await assert.rejects(client.readResource({ uri: 'nowhere://x' }), /not found/i);
+  });
+
+  it('gets a prompt, with and without arguments', async () => {
+    const { items } = await listAll(client, 'prompts/list');
+    assert.ok(items.some((p) => p.name === 'everything__simple-prompt'));
+    const simple = await client.getPrompt({ name: 'everything__simple-prompt' });
+    assert.match(simple.messages[0].content.text, /without arguments/);
+    const args = await client.getPrompt({ name: 'everything__args-prompt', arguments: { city: 'Lyon' } });
+    assert.match(JSON.stringify(args.messages), /Lyon/);
+  });
+
+  it('relays progress of a long-running tool', async () => {
+    const seen = [];
+    const res = await client.callTool(
+      { name: 'everything__trigger-long-running-operation', arguments: { duration: 1, steps: 4 } },
+      undefined, { onprogress: (p) => seen.push(p) });
+    assert.match(res.content[0].text, /completed/);
+    assert.deepEqual(seen.map((p) => p.progress), [1, 2, 3, 4]);
+    assert.ok(seen.every((p) => p.total === 4));
+  });
+
+  it('cancels a call in flight and stays usable', async () => {
+    const ac = new AbortController();
+    const seen = [];
+    const call = client.callTool(
+      { name: 'everything__trigger-long-running-operation', arguments: { duration: 20, steps: 40 } },
+      undefined, {
+        signal: ac.signal,
+        onprogress: (p) => { seen.push(p); if (seen.length === 1) ac.abort('user gave up'); },
+      });
+    await assert.rejects(call, /user gave up/);
+    assert.equal(seen.length, 1);
+    const echo = await client.callTool({ name: 'everything__echo', arguments: { message: 'still here' } });
+    assert.equal(echo.content[0].text, 'Echo: still here');
+    await sleep(100);
+    const rec = readAudit(audit).find((r) => r.name === 'everything__trigger-long-running-operation' &&
+      r.outcome === 'cancelled');
+    assert.ok(rec, 'the audit log records the cancellation');
+    assert.equal(rec.server, 'everything');
+  });
+
+  it('writes one audit line per request', async () => {
+    const recs = readAudit(audit);
+    const calls = recs.filter((r) => r.method === 'tools/call');
+    assert.ok(calls.length >= 6);
+    for (const r of calls) {
+      assert.ok(r.time && r.session && r.server && typeof r.duration_ms === 'number');
+      assert.equal(r.arguments, undefined, 'arguments only with --log-arguments');
+    }
+    assert.ok(recs.some((r) => r.method === 'tools/list' && r.outcome === 'ok'));
+  });
+});
