@@ -82,6 +82,7 @@ struct gw_upstream {
 	uint64_t spawned_ms;
 	uint64_t ready_ms;
 	uint64_t stop_deadline_ms;
+	uint64_t stdout_closed_ms;      /* EOF on its stdout, 0 = not yet */
 	int stop_stage;                 /* 0 stdin closed, 1 SIGTERM, 2 SIGKILL */
 	char stderr_tail[512];          /* last stderr line, for error messages */
 	char *exit_reason;

@@ -18,6 +18,7 @@
 #include "mcp/proto.h"
 
 #define STOP_GRACE_MS 2000
+#define STDOUT_GRACE_MS 500
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 30000
 #define QUEUE_FACTOR 4          /* output queue cap = 4 x max message */
@@ -119,8 +120,10 @@ static void out_end(struct tp_stream *s, int status)
 {
 	struct gw_upstream *up = s->owner;
 
-	if (!up->child.exited && up->state != GW_UP_STOPPING && up->state != GW_UP_GONE)
-		gw_upstream_stop(up, "closed its stdout");
+	/* Usually the process is exiting and its pidfd fires a moment later
+	 * with the real reason; the sweep stops a server that merely closed
+	 * its stdout after a grace period. */
+	up->stdout_closed_ms = mg_now_ms();
 	if (up->child.exited)
 		up_finalize(up);
 }
@@ -286,6 +289,9 @@ void gw_upstreams_sweep(struct gateway *gw, uint64_t now)
 	mg_list_each_safe(pos, tmp, &gw->instances) {
 		struct gw_upstream *up = mg_container_of(pos, struct gw_upstream, node);
 
+		if (up->stdout_closed_ms && !up->child.exited && up->state != GW_UP_GONE &&
+		    up->state != GW_UP_STOPPING && now - up->stdout_closed_ms > STDOUT_GRACE_MS)
+			gw_upstream_stop(up, "closed its stdout");
 		if (up->state != GW_UP_STOPPING || up->child.exited || now < up->stop_deadline_ms)
 			continue;
 		rt_child_signal(&up->child, up->stop_stage == 0 ? SIGTERM : SIGKILL);

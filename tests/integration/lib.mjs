@@ -39,8 +39,9 @@ export function writeCatalog(dir, registry) {
 // An MCP client transport over a gateway process we spawn ourselves, so that
 // tests see its exit status (a sanitizer report makes it non-zero) and stderr.
 export class GatewayTransport {
-  constructor(args, { env = {}, cwd } = {}) {
+  constructor(args, { env = {}, cwd, bin = gatewayBin } = {}) {
     this.args = args;
+    this.bin = bin;
     this.env = env;
     this.cwd = cwd;
     this.stderr = '';
@@ -55,7 +56,7 @@ export class GatewayTransport {
       UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
       ...this.env,
     };
-    this.proc = spawn(gatewayBin, this.args, { env, cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(this.bin, this.args, { env, cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     this.pid = this.proc.pid;
     this.proc.stderr.on('data', (d) => {
       this.stderr += d.toString();
@@ -100,8 +101,8 @@ export class GatewayTransport {
 }
 
 // Start a gateway on the given catalog and connect a client to it.
-export async function connect(args, { capabilities = {}, env, onStderr } = {}) {
-  const transport = new GatewayTransport(args, { env });
+export async function connect(args, { capabilities = {}, env, bin } = {}) {
+  const transport = new GatewayTransport(args, { env, bin });
   const client = new Client({ name: 'mcpguard-it', version: '1.0.0' }, { capabilities });
   await client.connect(transport);
   return { client, transport };
