@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Runs the official MCP conformance suite (server scenarios) against the stdio
-# fixture, through supergateway as a stdio -> streamable HTTP bridge. This
-# checks the fixture itself, without mcpguard in the path, so that the
-# gateway's own conformance runs have a known-good baseline.
+# Runs the official MCP conformance suite (server scenarios) against a stdio
+# MCP server command, through supergateway as a stdio -> streamable HTTP
+# bridge (the suite speaks HTTP only).  tests/conformance/run.sh uses it
+# twice: on the C fixture alone (the baseline) and on mcpguard fronting it.
 #
 # Environment:
 #   NODE22         path to a Node 22 binary (the suite needs >= 22)
 #   CONF_DIR       directory whose node_modules holds
 #                  @modelcontextprotocol/conformance and supergateway
-#   FIXTURE        path to the fixture binary (build/fixtures/mcp_fixture)
+#   STDIO_CMD      the server command line, as one string for a shell
 #   PORT           TCP port for the bridge on 127.0.0.1
 #   EXPECTED_FAIL  optional, space-separated scenarios allowed to fail
 #                  (the bridge fails dns-rebinding-protection, for one)
@@ -16,6 +16,10 @@
 #   RESULTS_DIR    optional, where results and logs go (default: mktemp -d)
 #   START_TIMEOUT  optional, seconds to wait for the bridge (default 30)
 #   SUITE_TIMEOUT  optional, seconds the whole suite may take (default 600)
+#   SUITE_ARGS     optional, instead of "--suite $SUITE" (e.g. "--requirements
+#                  2025-11-25" for the pre-release runner)
+#   RUNNER         optional, the suite's entry file (default: 0.1.16's)
+#   SUMMARY_FILE   optional, where to write the "PASS|FAIL scenario" lines
 #
 # Exit status: 0 when every scenario passed or is listed in EXPECTED_FAIL,
 # 1 when some other scenario failed, 2 on a setup problem.
@@ -23,15 +27,14 @@
 set -euo pipefail
 
 die() {
-	echo "run-fixture-direct: $*" >&2
+	echo "run-bridged: $*" >&2
 	exit 2
 }
 
-for var in NODE22 CONF_DIR FIXTURE PORT; do
+for var in NODE22 CONF_DIR STDIO_CMD PORT; do
 	[[ -n "${!var:-}" ]] || die "$var is not set"
 done
 [[ -x "$NODE22" ]] || die "NODE22=$NODE22 is not executable"
-[[ -x "$FIXTURE" ]] || die "FIXTURE=$FIXTURE is not executable"
 [[ "$PORT" =~ ^[0-9]+$ ]] || die "PORT=$PORT is not a number"
 
 SUITE="${SUITE:-all}"
@@ -40,7 +43,7 @@ SUITE_TIMEOUT="${SUITE_TIMEOUT:-600}"
 EXPECTED_FAIL="${EXPECTED_FAIL:-}"
 
 MODULES="$CONF_DIR/node_modules"
-CONFORMANCE="$MODULES/@modelcontextprotocol/conformance/dist/index.js"
+CONFORMANCE="${RUNNER:-$MODULES/@modelcontextprotocol/conformance/dist/index.js}"
 BRIDGE="$MODULES/supergateway/dist/index.js"
 [[ -f "$CONFORMANCE" ]] || die "conformance suite not found at $CONFORMANCE"
 [[ -f "$BRIDGE" ]] || die "supergateway not found at $BRIDGE"
@@ -95,8 +98,8 @@ trap 'exit 143' TERM
 
 port_open && die "port $PORT is already in use"
 
-# --stdio is run by a shell, so the fixture path is quoted for it.
-FIXTURE_CMD="$(printf '%q' "$FIXTURE")"
+# --stdio is run by a shell.
+FIXTURE_CMD="$STDIO_CMD"
 if command -v setsid >/dev/null 2>&1; then
 	OWN_GROUP=1
 	setsid "$NODE22" "$BRIDGE" --stdio "$FIXTURE_CMD" \
@@ -119,20 +122,20 @@ until port_open; do
 	sleep 0.2
 done
 
-echo "run-fixture-direct: bridge on 127.0.0.1:$PORT, results in $RUN_DIR"
+echo "run-bridged: bridge on 127.0.0.1:$PORT, results in $RUN_DIR"
 
 # In the background, so that a signal to this script is handled at once
 # (bash defers traps while a foreground child runs).
 suite_rc=0
 timeout --kill-after=10 "$SUITE_TIMEOUT" "$NODE22" "$CONFORMANCE" server \
-	--url "http://127.0.0.1:$PORT/mcp" --suite "$SUITE" \
+	--url "http://127.0.0.1:$PORT/mcp" ${SUITE_ARGS:---suite $SUITE} \
 	-o "$RUN_DIR/checks" >"$SUITE_LOG" 2>&1 &
 SUITE_PID=$!
 wait "$SUITE_PID" || suite_rc=$?
 SUITE_PID=""
 # The suite exits 1 whenever a check fails; only other codes mean it broke.
 if ((suite_rc != 0 && suite_rc != 1)); then
-	echo "run-fixture-direct: the suite exited with status $suite_rc" \
+	echo "run-bridged: the suite exited with status $suite_rc" \
 		"(124: timed out); see $SUITE_LOG" >&2
 fi
 
@@ -180,11 +183,12 @@ EOF
 )" || die "cannot read the results in $RUN_DIR/checks"
 
 [[ -n "$summary" ]] || {
-	echo "run-fixture-direct: no scenario results; see $SUITE_LOG" >&2
+	echo "run-bridged: no scenario results; see $SUITE_LOG" >&2
 	exit 1
 }
 
 echo "$summary"
+[[ -z "${SUMMARY_FILE:-}" ]] || echo "$summary" >"$SUMMARY_FILE"
 
 status=0
 while read -r verdict scenario _; do
@@ -193,10 +197,10 @@ while read -r verdict scenario _; do
 		[[ "$name" == "$scenario" ]] && expected=1
 	done
 	if [[ "$verdict" == FAIL && "$expected" == 0 ]]; then
-		echo "run-fixture-direct: unexpected failure: $scenario" >&2
+		echo "run-bridged: unexpected failure: $scenario" >&2
 		status=1
 	elif [[ "$verdict" == PASS && "$expected" == 1 ]]; then
-		echo "run-fixture-direct: note: $scenario passed although" \
+		echo "run-bridged: note: $scenario passed although" \
 			"listed in EXPECTED_FAIL" >&2
 	fi
 done <<<"$summary"
@@ -204,5 +208,5 @@ done <<<"$summary"
 if ((suite_rc != 0 && suite_rc != 1)); then
 	status=1
 fi
-((status == 0)) && echo "run-fixture-direct: OK"
+((status == 0)) && echo "run-bridged: OK"
 exit "$status"

