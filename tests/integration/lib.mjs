@@ -36,6 +36,14 @@ export function writeCatalog(dir, registry) {
   return file;
 }
 
+// Every gateway started by a test; a failed test may leave one running, and
+// a live child would keep the test file from ending.
+const live = new Set();
+export function killAll() {
+  for (const p of live) p.kill('SIGKILL');
+  live.clear();
+}
+
 // An MCP client transport over a gateway process we spawn ourselves, so that
 // tests see its exit status (a sanitizer report makes it non-zero) and stderr.
 export class GatewayTransport {
@@ -58,6 +66,8 @@ export class GatewayTransport {
     };
     this.proc = spawn(this.bin, this.args, { env, cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     this.pid = this.proc.pid;
+    live.add(this.proc);
+    this.proc.on('exit', () => live.delete(this.proc));
     this.proc.stderr.on('data', (d) => {
       this.stderr += d.toString();
       if (process.env.MCPGUARD_TEST_VERBOSE) process.stderr.write(d);

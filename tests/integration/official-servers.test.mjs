@@ -9,7 +9,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   connect, finish, listAll, node, officialServer, readAudit, sleep, tempDir, writeCatalog,
+  killAll,
 } from './lib.mjs';
+
+after(killAll);
 
 describe('official npm servers behind the gateway', () => {
   let dir, client, transport, audit;

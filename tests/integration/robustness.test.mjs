@@ -9,7 +9,10 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import {
   connect, finish, fixtureBin, readAudit, root, sleep, tempDir, writeCatalog,
+  killAll,
 } from './lib.mjs';
+
+after(killAll);
 
 const text = (r) => r.content[0].text;
 
