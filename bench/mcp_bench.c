@@ -9,6 +9,10 @@
  *       URL, http://HOST:PORT/PATH.  With a COMMAND, spawn it first (stdin
  *       from /dev/null) and connect as soon as it listens; it is sent SIGTERM
  *       at the end.
+ *   mcp_bench [options] --sse URL [-- COMMAND [ARGS...]]
+ *       The same over the legacy HTTP+SSE transport (2024-11-05): a GET
+ *       stream at URL carries the answers, requests are POSTed to the
+ *       endpoint it announces.
  *   mcp_bench relay -- COMMAND [ARGS...]
  *       Not a client: a dumb stdio relay (bytes in, bytes out, no parsing),
  *       the floor of what any extra process on the path costs.
@@ -69,6 +73,8 @@ static const char *tool = "echo";
 static int timeout_ms = 20000;
 static const char *dump_path;
 
+static pid_t child = -1;
+
 /* ---- small helpers ---- */
 
 static void die(const char *fmt, ...)
@@ -80,6 +86,13 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (child > 0) {        /* leave nothing running behind */
+		kill(child, SIGTERM);
+		for (int i = 0; i < 300 && waitpid(child, NULL, WNOHANG) == 0; i++)
+			usleep(10000);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
 	exit(1);
 }
 
@@ -190,7 +203,6 @@ static void read_some(int fd, struct buf *b, const char *what)
 
 /* ---- the child ---- */
 
-static pid_t child = -1;
 static int to_child = -1, from_child = -1;
 
 static void spawn(char **argv, bool piped)
@@ -318,6 +330,7 @@ struct http {
 
 static struct http http;
 static bool use_http;
+static bool http_starting;      /* initialize: a non-200 means "not ready yet" */
 static struct buf rx;           /* stdio: bytes read and not yet used */
 static long long next_id = 1;
 
@@ -374,30 +387,36 @@ static void stdio_call(const char *line, size_t len, long long id, struct buf *o
 	}
 }
 
-static void http_connect(int64_t deadline_ns)
+static int tcp_connect(int64_t deadline_ns)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-	int one = 1;
+	int one = 1, fd;
 
 	if (getaddrinfo(http.host, http.port, &hints, &ai) || !ai)
 		die("cannot resolve %s", http.host);
 	for (;;) {
-		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-			http.fd = fd;
 			break;
 		}
 		if (fd >= 0)
 			close(fd);
-		if (child > 0 && waitpid(child, NULL, WNOHANG) == child)
+		if (child > 0 && waitpid(child, NULL, WNOHANG) == child) {
+			child = -1;
 			die("the server exited before it listened on %s:%s", http.host, http.port);
+		}
 		if (mono_ns() > deadline_ns)
 			die("cannot connect to %s:%s", http.host, http.port);
 		usleep(2000);
 	}
 	freeaddrinfo(ai);
+	return fd;
+}
+
+static void http_connect(int64_t deadline_ns)
+{
+	http.fd = tcp_connect(deadline_ns);
 	http.rx.len = 0;
 }
 
@@ -531,7 +550,174 @@ static void sse_to_json(struct buf *body)
 	*body = out;
 }
 
-static void http_call(const char *json, size_t len, long long id, struct buf *out)
+/* ---- legacy HTTP+SSE transport (2024-11-05): answers come on a GET stream ---- */
+
+struct sse {
+	int fd;
+	struct buf raw;         /* bytes read, not yet de-chunked */
+	struct buf dec;         /* event-stream text */
+	bool chunked, need_crlf;
+	size_t chunk_left;
+	char endpoint[512];     /* where to POST, from the "endpoint" event */
+};
+
+static struct sse sse = {.fd = -1};
+static bool use_sse;
+
+static void sse_dechunk(void)
+{
+	struct buf *r = &sse.raw;
+
+	if (!sse.chunked) {
+		buf_add(&sse.dec, r->p, r->len);
+		r->len = 0;
+		return;
+	}
+	while (r->len) {
+		if (sse.need_crlf) {
+			if (r->len < 2)
+				return;
+			buf_consume(r, 2);
+			sse.need_crlf = false;
+			continue;
+		}
+		if (sse.chunk_left == 0) {
+			char *crlf = memmem(r->p, r->len, "\r\n", 2);
+
+			if (!crlf)
+				return;
+			sse.chunk_left = strtoul(r->p, NULL, 16);
+			buf_consume(r, (size_t)(crlf - r->p) + 2);
+			if (sse.chunk_left == 0)
+				die("the event stream ended");
+			continue;
+		}
+		size_t n = sse.chunk_left < r->len ? sse.chunk_left : r->len;
+
+		buf_add(&sse.dec, r->p, n);
+		buf_consume(r, n);
+		sse.chunk_left -= n;
+		if (sse.chunk_left == 0)
+			sse.need_crlf = true;
+	}
+}
+
+/* Next event from the stream: its type and its data (lines joined by \n). */
+static void sse_next(char *type, size_t tsz, struct buf *data)
+{
+	for (;;) {
+		char *end = sse.dec.p ? strstr(sse.dec.p, "\n\n") : NULL;
+		char *crend = sse.dec.p ? strstr(sse.dec.p, "\r\n\r\n") : NULL;
+		size_t blen, skip;
+
+		if (crend && (!end || crend < end)) {
+			end = crend;
+			skip = 4;
+		} else {
+			skip = 2;
+		}
+		if (!end) {
+			read_some(sse.fd, &sse.raw, "event stream");
+			sse_dechunk();
+			continue;
+		}
+		blen = (size_t)(end - sse.dec.p);
+		snprintf(type, tsz, "message");
+		data->len = 0;
+		for (char *p = sse.dec.p; p < sse.dec.p + blen;) {
+			char *e = memchr(p, '\n', (size_t)(sse.dec.p + blen - p));
+			size_t n;
+
+			if (!e)
+				e = sse.dec.p + blen;
+			n = (size_t)(e - p);
+			if (n && p[n - 1] == '\r')
+				n--;
+			if (n >= 6 && memcmp(p, "event:", 6) == 0)
+				snprintf(type, tsz, "%.*s", (int)(n - 6 - (p[6] == ' ')),
+					 p + 6 + (p[6] == ' '));
+			else if (n >= 5 && memcmp(p, "data:", 5) == 0) {
+				size_t sk = 5 + (n > 5 && p[5] == ' ');
+
+				if (data->len)
+					buf_add(data, "\n", 1);
+				buf_add(data, p + sk, n - sk);
+			}
+			p = e + 1;
+		}
+		buf_consume(&sse.dec, blen + skip);
+		if (data->len)
+			return;
+	}
+}
+
+/* Open the GET stream and learn the POST endpoint; false while the server
+ * is not ready (an error status). */
+static bool sse_open(const char *path)
+{
+	struct buf req = {0}, *b = &sse.raw;
+	char *hend, val[64], type[32];
+	struct buf data = {0};
+	int status;
+
+	if (sse.fd >= 0)
+		close(sse.fd);
+	sse.fd = tcp_connect(mono_ns() + (int64_t)timeout_ms * 1000000);
+	sse.raw.len = sse.dec.len = 0;
+	sse.chunk_left = 0;
+	sse.need_crlf = false;
+	buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\nAccept: text/event-stream\r\n\r\n",
+		   path, http.host, http.port);
+	write_all(sse.fd, req.p, req.len);
+	free(req.p);
+	while (!b->p || !(hend = strstr(b->p, "\r\n\r\n")))
+		read_some(sse.fd, b, "event stream");
+	if (sscanf(b->p, "HTTP/1.%*d %d", &status) != 1)
+		die("bad HTTP status line: %.80s", b->p);
+	if (status != 200)
+		return false;
+	sse.chunked = header(b->p, hend, "transfer-encoding", val, sizeof(val)) &&
+		      strstr(val, "chunked");
+	buf_consume(b, (size_t)(hend - b->p) + 4);
+	sse_dechunk();
+	do
+		sse_next(type, sizeof(type), &data);
+	while (strcmp(type, "endpoint") != 0);
+	if (strncmp(data.p, "http://", 7) == 0) {     /* absolute: keep the path */
+		char *slash = strchr(data.p + 7, '/');
+
+		snprintf(sse.endpoint, sizeof(sse.endpoint), "%s", slash ? slash : "/");
+	} else {
+		snprintf(sse.endpoint, sizeof(sse.endpoint), "%s", data.p);
+	}
+	free(data.p);
+	return true;
+}
+
+/* Read events until the answer to `id`. */
+static void sse_answer(long long id, struct buf *out)
+{
+	static struct buf data;
+	char type[32];
+
+	for (;;) {
+		int a;
+
+		sse_next(type, sizeof(type), &data);
+		a = answers(data.p, data.len, id);
+		if (a < 0)
+			die("error answer to request %lld: %.2000s", id, data.p);
+		if (a > 0) {
+			if (out) {
+				out->len = 0;
+				buf_add(out, data.p, data.len);
+			}
+			return;
+		}
+	}
+}
+
+static bool http_call(const char *json, size_t len, long long id, struct buf *out)
 {
 	static struct buf req, body;
 	char ctype[128];
@@ -546,7 +732,7 @@ static void http_call(const char *json, size_t len, long long id, struct buf *ou
 	buf_printf(&req,
 		   "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
 		   "Accept: application/json, text/event-stream\r\nContent-Length: %zu\r\n",
-		   http.path, http.host, http.port, len);
+		   use_sse ? sse.endpoint : http.path, http.host, http.port, len);
 	if (*http.session)
 		buf_printf(&req, "Mcp-Session-Id: %s\r\n", http.session);
 	if (*http.version)
@@ -558,8 +744,16 @@ static void http_call(const char *json, size_t len, long long id, struct buf *ou
 	if (id < 0) {
 		if (status / 100 != 2)
 			die("HTTP %d to a notification: %.200s", status, body.p ? body.p : "");
-		return;
+		return true;
 	}
+	if (use_sse) {  /* the POST only says "accepted"; the answer is on the stream */
+		if (status / 100 != 2)
+			die("HTTP %d: %.300s", status, body.p ? body.p : "");
+		sse_answer(id, out);
+		return true;
+	}
+	if (status != 200 && http_starting)
+		return false;
 	if (status != 200)
 		die("HTTP %d: %.300s", status, body.p ? body.p : "");
 	if (strncasecmp(ctype, "text/event-stream", 17) == 0)
@@ -577,18 +771,25 @@ static void http_call(const char *json, size_t len, long long id, struct buf *ou
 				out->len = 0;
 				buf_add(out, p, n);
 			}
-			return;
+			return true;
 		}
 		p = e ? e + 1 : p + n;
 	}
 	die("no answer to request %lld in: %.300s", id, body.p ? body.p : "");
+	return false;
 }
 
 static void call(const char *json, size_t len, long long id, struct buf *out)
 {
-	if (use_http)
-		http_call(json, len, id, out);
-	else
+	if (use_http) {
+		int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
+
+		while (!http_call(json, len, id, out)) {
+			if (mono_ns() > deadline)
+				die("the server did not accept initialize in time");
+			usleep(5000);
+		}
+	} else
 		stdio_call(json, len, id, out);
 }
 
@@ -647,7 +848,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: mcp_bench [--calls N] [--warmup N] [--duration SEC] [--start-at NS]\n"
 		"                 [--message-size BYTES] [--tool NAME] [--label TEXT]\n"
-		"                 [--timeout SEC] [--dump FILE] [--http URL]\n"
+		"                 [--timeout SEC] [--dump FILE] [--http URL | --sse URL]\n"
 		"                 [-- COMMAND [ARGS...]]\n"
 		"       mcp_bench relay -- COMMAND [ARGS...]\n");
 	exit(2);
@@ -697,6 +898,10 @@ int main(int argc, char **argv)
 			timeout_ms = (int)(atof(v) * 1000);
 		else if (strcmp(a, "--http") == 0)
 			url = v;
+		else if (strcmp(a, "--sse") == 0) {
+			url = v;
+			use_sse = true;
+		}
 		else if (strcmp(a, "--dump") == 0)
 			dump_path = v;
 		else
@@ -725,6 +930,15 @@ int main(int argc, char **argv)
 	t_spawn = mono_ns();
 	if (cmd && *cmd)
 		spawn(cmd, !use_http);
+	if (use_sse) {
+		int64_t deadline = t_spawn + (int64_t)timeout_ms * 1000000;
+
+		while (!sse_open(http.path)) {
+			if (mono_ns() > deadline)
+				die("no event stream at %s", url);
+			usleep(5000);
+		}
+	}
 	if (use_http)
 		http_connect(t_spawn + (int64_t)timeout_ms * 1000000);
 
@@ -734,7 +948,9 @@ int main(int argc, char **argv)
 		   "{\"protocolVersion\":\"" PROTOCOL "\",\"capabilities\":{},"
 		   "\"clientInfo\":{\"name\":\"mcp_bench\",\"version\":\"1.0.0\"}}}\n",
 		   next_id);
+	http_starting = true;   /* some servers listen before they route */
 	call(req.p, req.len, next_id, &ans);
+	http_starting = false;
 	next_id++;
 	t_init = mono_ns();
 	{
@@ -817,6 +1033,8 @@ int main(int argc, char **argv)
 
 	if (use_http && http.fd >= 0)
 		close(http.fd);
+	if (sse.fd >= 0)
+		close(sse.fd);
 	how = reap(use_http, &exit_ms);
 
 	printf("{\"label\":\"%s\",\"transport\":\"%s\",\"calls\":%ld,\"message_size\":%ld,"
@@ -824,7 +1042,7 @@ int main(int argc, char **argv)
 	       "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,"
 	       "\"min_us\":%.1f,\"max_us\":%.1f,\"elapsed_s\":%.4f,\"calls_per_s\":%.1f,"
 	       "\"child\":\"%s\",\"child_exit_ms\":%.1f}\n",
-	       label, use_http ? "http" : "stdio", n, msg_size,
+	       label, use_sse ? "http+sse" : use_http ? "http" : "stdio", n, msg_size,
 	       (double)(t_init - t_spawn) / 1e6,
 	       n_warmup > 0 ? (double)(t_first - t_init) / 1e6 : 0.0,
 	       pct(lat, n, 0.50), pct(lat, n, 0.90), pct(lat, n, 0.99),

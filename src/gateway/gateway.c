@@ -99,7 +99,8 @@ static bool runnable(const struct cat_server *s)
 		mg_warn("server '%s' is skipped: it only gives image '%s', which needs a container "
 			"runtime; give it a 'command:' to run it natively", s->name, s->image);
 	else
-		mg_warn("server '%s' is skipped: it has no command", s->name);
+		mg_warn("server '%s' is skipped: it has no command (remote servers are not "
+			"supported yet)", s->name);
 	return false;
 }
 
