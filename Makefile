@@ -49,10 +49,12 @@ test-deps:
 	@scripts/install-deps.sh test
 
 build/mcpguard: $(REL_OBJ) build/obj/$(SRC_MAIN:.c=.o)
-	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
 
 build/test/mcpguard: $(TST_OBJ) build/test/obj/$(SRC_MAIN:.c=.o)
-	$(CC) $(TST_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(TST_LDFLAGS) -o $@ $^ $(LIBS)
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,17 +68,20 @@ build/test/obj/%.o: %.c
 
 build/test/unit/%: tests/unit/%.c $(TST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TST_CFLAGS) -Itests/unit -o $@ $< $(TST_OBJ) $(TST_LDFLAGS) $(LIBS) -lcmocka
+	@echo "  UNIT    $<"
+	@$(CC) $(TST_CFLAGS) -Itests/unit -o $@ $< $(TST_OBJ) $(TST_LDFLAGS) $(LIBS) -lcmocka
 
 # Fixture servers are test peers, built without sanitizers so that they
 # behave like ordinary servers (and run fast in benchmarks).
 build/fixtures/%: tests/fixtures/%.c $(REL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
+	@echo "  FIXTURE $<"
+	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
 
 build/fuzz/%: tests/fuzz/%.c $(SRC_LIB)
 	@mkdir -p $(dir $@)
-	clang -std=gnu17 -D_GNU_SOURCE -Isrc -include src/base/banned.h -g -O1 \
+	@echo "  FUZZER  $<"
+	@clang -std=gnu17 -D_GNU_SOURCE -Isrc -include src/base/banned.h -g -O1 \
 	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
 	  -o $@ $< $(SRC_LIB) $(LIBS)
 

@@ -358,7 +358,7 @@ int gw_agg_page(struct gateway *gw, enum gw_list_kind kind, const json_t *params
 	char next[25];
 
 	if (cursor) {
-		if (decode_cursor(cursor, &gen, &offset) || offset > total) {
+		if (decode_cursor(cursor, &gen, &offset)) {
 			*error = "Invalid cursor";
 			return -EINVAL;
 		}
@@ -366,6 +366,10 @@ int gw_agg_page(struct gateway *gw, enum gw_list_kind kind, const json_t *params
 			*error = "Invalid cursor: the list changed since it was issued; list again "
 				 "from the start";
 			return -ESTALE;
+		}
+		if (offset > total) {
+			*error = "Invalid cursor";
+			return -EINVAL;
 		}
 	}
 	if (!size)

@@ -1,0 +1,238 @@
+/* gateway/agg.c through the gateway's internal API: names, prefixes,
+ * collisions, filters, routes by URI, pages and cursors, merged
+ * capabilities.  Server views are set by hand; no process is started. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "gateway/internal.h"
+
+struct fx {
+	uv_loop_t loop;
+	struct catalog cat;
+	struct gateway *gw;
+	char *patterns[4];
+};
+
+static const char catalog_text[] =
+	"registry:\n"
+	"  alpha:\n"
+	"    command: [/bin/true]\n"
+	"  beta:\n"
+	"    command: [/bin/true]\n"
+	"  gamma:\n"
+	"    command: [/bin/true]\n"
+	"    prefix: g\n"
+	"    tools: [keep]\n";
+
+static struct fx *setup_gw(enum gw_prefix_mode mode, char **patterns, size_t page)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct gw_config cfg = {
+		.prefix = mode, .tool_patterns = patterns, .page_size = page,
+		.max_message = 1 << 20, .timeout_ms = 1000, .startup_timeout_ms = 1000,
+		.human_timeout_ms = 1000,
+	};
+	struct mg_err err;
+
+	uv_loop_init(&f->loop);
+	catalog_init(&f->cat);
+	assert_int_equal(catalog_load_string(&f->cat, catalog_text, strlen(catalog_text), "t", &err), 0);
+	assert_int_equal(gw_create(&f->gw, &f->loop, &cfg, &f->cat, NULL, &err), 0);
+	return f;
+}
+
+static void teardown_gw(struct fx *f)
+{
+	gw_free(f->gw);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	catalog_release(&f->cat);
+	free(f);
+}
+
+static void set_view(struct gateway *gw, size_t i, const char *json)
+{
+	json_error_t e;
+	json_t *v = json_loads(json, 0, &e);
+
+	assert_non_null(v);
+	json_decref(gw->servers[i]->view);
+	gw->servers[i]->view = v;
+	gw->servers[i]->view_state = GW_VIEW_LIVE;
+}
+
+static json_t *names_of(struct gateway *gw, enum gw_list_kind k)
+{
+	json_t *out = json_array(), *item;
+	size_t i;
+
+	json_array_foreach(gw->agg.lists[k], i, item)
+		json_array_append(out, json_object_get(item, "name"));
+	return out;
+}
+
+static void assert_names(struct gateway *gw, enum gw_list_kind k, const char *expect)
+{
+	json_t *n = names_of(gw, k);
+	char *got = json_dumps(n, JSON_COMPACT);
+
+	assert_string_equal(got, expect);
+	free(got);
+	json_decref(n);
+}
+
+static void test_prefixes_and_collisions(void **state)
+{
+	struct fx *f = setup_gw(GW_PREFIX_AUTO, NULL, 100);
+	struct gateway *gw = f->gw;
+	struct gw_entry *e;
+
+	set_view(gw, 0, "{\"capabilities\":{\"tools\":{}},\"tools\":[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"a.b c\"}]}");
+	set_view(gw, 1, "{\"capabilities\":{\"tools\":{}},\"tools\":[{\"name\":\"echo\"}]}");
+	set_view(gw, 2, "{\"capabilities\":{\"tools\":{}},\"tools\":[{\"name\":\"keep\"},{\"name\":\"drop\"}]}");
+	gw_agg_rebuild(gw);
+	/* Several servers: prefixed; invalid characters become '_'; gamma's
+	 * explicit prefix and its tools: allowlist apply. */
+	assert_names(gw, GW_LIST_TOOLS, "[\"alpha__echo\",\"alpha__a_b_c\",\"beta__echo\",\"g__keep\"]");
+	e = mg_map_gets(&gw->agg.tools, "alpha__a_b_c");
+	assert_non_null(e);
+	assert_string_equal(e->orig, "a.b c");
+	assert_string_equal(e->srv->def->name, "alpha");
+	/* The rest of each item is untouched. */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		json_array_get(gw->agg.lists[GW_LIST_TOOLS], 0), "inputSchema"), "type")), "object");
+	teardown_gw(f);
+
+	f = setup_gw(GW_PREFIX_NEVER, NULL, 100);
+	gw = f->gw;
+	set_view(gw, 0, "{\"tools\":[{\"name\":\"echo\"}]}");
+	set_view(gw, 1, "{\"tools\":[{\"name\":\"echo\"},{\"name\":\"other\"}]}");
+	gw_agg_rebuild(gw);
+	/* The collision drops beta's echo, not the gateway. */
+	assert_names(gw, GW_LIST_TOOLS, "[\"echo\",\"other\"]");
+	e = mg_map_gets(&gw->agg.tools, "echo");
+	assert_string_equal(e->srv->def->name, "alpha");
+	teardown_gw(f);
+}
+
+static void test_long_names(void **state)
+{
+	struct fx *f = setup_gw(GW_PREFIX_ALWAYS, NULL, 100);
+	struct gateway *gw = f->gw;
+	char view[512];
+	const char *a, *b;
+
+	snprintf(view, sizeof(view), "{\"tools\":[{\"name\":\"%s\"},{\"name\":\"%sX\"}]}",
+		 "a_tool_name_that_goes_on_and_on_and_on_well_past_the_limit_of_64",
+		 "a_tool_name_that_goes_on_and_on_and_on_well_past_the_limit_of_64");
+	set_view(gw, 0, view);
+	gw_agg_rebuild(gw);
+	a = json_string_value(json_object_get(json_array_get(gw->agg.lists[0], 0), "name"));
+	b = json_string_value(json_object_get(json_array_get(gw->agg.lists[0], 1), "name"));
+	assert_int_equal(strlen(a), 64);
+	assert_int_equal(strlen(b), 64);
+	assert_string_not_equal(a, b);          /* the hash suffix keeps them apart */
+	assert_memory_equal(a, "alpha__a_tool_name", 18);
+	teardown_gw(f);
+}
+
+static void test_tool_patterns(void **state)
+{
+	char *pats[] = { "alpha:ec*", "beta__other", "gamma:*", NULL };
+	struct fx *f = setup_gw(GW_PREFIX_AUTO, pats, 100);
+	struct gateway *gw = f->gw;
+
+	set_view(gw, 0, "{\"tools\":[{\"name\":\"echo\"},{\"name\":\"skip\"}]}");
+	set_view(gw, 1, "{\"tools\":[{\"name\":\"echo\"},{\"name\":\"other\"}]}");
+	set_view(gw, 2, "{\"tools\":[{\"name\":\"keep\"},{\"name\":\"drop\"}]}");
+	gw_agg_rebuild(gw);
+	assert_names(gw, GW_LIST_TOOLS, "[\"alpha__echo\",\"beta__other\",\"g__keep\"]");
+	teardown_gw(f);
+}
+
+static void test_pages_and_cursors(void **state)
+{
+	struct fx *f = setup_gw(GW_PREFIX_NEVER, NULL, 2);
+	struct gateway *gw = f->gw;
+	json_t *params = json_object(), *res;
+	const char *err = NULL, *cursor;
+	char *saved;
+
+	set_view(gw, 0, "{\"tools\":[{\"name\":\"t1\"},{\"name\":\"t2\"},{\"name\":\"t3\"}]}");
+	gw_agg_rebuild(gw);
+	assert_int_equal(gw_agg_page(gw, GW_LIST_TOOLS, params, &res, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(res, "tools")), 2);
+	cursor = json_string_value(json_object_get(res, "nextCursor"));
+	assert_non_null(cursor);
+	saved = strdup(cursor);
+	json_decref(res);
+	json_object_set_new(params, "cursor", json_string(saved));
+	assert_int_equal(gw_agg_page(gw, GW_LIST_TOOLS, params, &res, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(res, "tools")), 1);
+	assert_null(json_object_get(res, "nextCursor"));
+	json_decref(res);
+	/* A forged cursor and a stale one are refused. */
+	json_object_set_new(params, "cursor", json_string("not-a-cursor"));
+	assert_int_not_equal(gw_agg_page(gw, GW_LIST_TOOLS, params, &res, &err), 0);
+	assert_non_null(strstr(err, "Invalid cursor"));
+	set_view(gw, 0, "{\"tools\":[{\"name\":\"t1\"}]}");
+	gw_agg_rebuild(gw);
+	json_object_set_new(params, "cursor", json_string(saved));
+	assert_int_not_equal(gw_agg_page(gw, GW_LIST_TOOLS, params, &res, &err), 0);
+	assert_non_null(strstr(err, "changed"));
+	free(saved);
+	json_decref(params);
+	teardown_gw(f);
+}
+
+static void test_uri_routes_and_capabilities(void **state)
+{
+	struct fx *f = setup_gw(GW_PREFIX_AUTO, NULL, 100);
+	struct gateway *gw = f->gw;
+	json_t *caps;
+
+	set_view(gw, 0, "{\"capabilities\":{\"resources\":{\"subscribe\":true}},"
+		 "\"resources\":[{\"uri\":\"file:///a\"}],"
+		 "\"resourceTemplates\":[{\"uriTemplate\":\"db://{table}/rows\"}]}");
+	set_view(gw, 1, "{\"capabilities\":{\"resources\":{},\"completions\":{}},"
+		 "\"resources\":[{\"uri\":\"file:///a\"},{\"uri\":\"file:///b\"}],"
+		 "\"resourceTemplates\":[{\"uriTemplate\":\"db://users/{id}\"}]}");
+	gw_agg_rebuild(gw);
+	assert_string_equal(gw_route_uri(gw, "file:///a")->def->name, "alpha"); /* first wins */
+	assert_string_equal(gw_route_uri(gw, "file:///b")->def->name, "beta");
+	/* The longest literal prefix of a template decides. */
+	assert_string_equal(gw_route_uri(gw, "db://users/7")->def->name, "beta");
+	assert_string_equal(gw_route_uri(gw, "db://orders/rows")->def->name, "alpha");
+	assert_null(gw_route_uri(gw, "http://elsewhere/"));     /* two candidates: refuse */
+	caps = gw_agg_capabilities(gw);
+	assert_true(json_is_true(json_object_get(json_object_get(caps, "resources"), "subscribe")));
+	assert_non_null(json_object_get(caps, "completions"));
+	assert_null(json_object_get(caps, "prompts"));
+	assert_null(json_object_get(caps, "logging"));
+	assert_non_null(json_object_get(caps, "tools"));
+	json_decref(caps);
+	teardown_gw(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prefixes_and_collisions),
+		cmocka_unit_test(test_long_names),
+		cmocka_unit_test(test_tool_patterns),
+		cmocka_unit_test(test_pages_and_cursors),
+		cmocka_unit_test(test_uri_routes_and_capabilities),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	mg_log_set_level(MG_LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
