@@ -39,6 +39,9 @@
  *   --message-size B    length of the echoed message (default 16)
  *   --tool NAME         tool to call (default echo)
  *   --label TEXT        copied into the JSON
+ *   --ready-file PATH   create PATH once warmed up
+ *   --go-file PATH      then wait for PATH to appear and hold a start time
+ *                       (ns since the epoch, as for --start-at)
  *   --timeout SEC       give up on an answer after SEC seconds (default 20)
  *   --dump FILE         write each measured latency (us, in call order) to FILE
  */
@@ -72,6 +75,7 @@ static long msg_size = 16;
 static const char *tool = "echo";
 static int timeout_ms = 20000;
 static const char *dump_path;
+static const char *ready_path, *go_path;
 
 static pid_t child = -1;
 
@@ -847,6 +851,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: mcp_bench [--calls N] [--warmup N] [--duration SEC] [--start-at NS]\n"
+		"                 [--ready-file PATH] [--go-file PATH]\n"
 		"                 [--message-size BYTES] [--tool NAME] [--label TEXT]\n"
 		"                 [--timeout SEC] [--dump FILE] [--http URL | --sse URL]\n"
 		"                 [-- COMMAND [ARGS...]]\n"
@@ -862,6 +867,7 @@ int main(int argc, char **argv)
 	int64_t t_spawn, t_init, t_first, t0, t1, *lat;
 	long n = 0, cap;
 	double sum = 0, exit_ms = 0;
+	long child_hwm_kb = 0;
 	const char *how;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -904,6 +910,10 @@ int main(int argc, char **argv)
 		}
 		else if (strcmp(a, "--dump") == 0)
 			dump_path = v;
+		else if (strcmp(a, "--ready-file") == 0)
+			ready_path = v;
+		else if (strcmp(a, "--go-file") == 0)
+			go_path = v;
 		else
 			usage();
 		i++;
@@ -982,6 +992,26 @@ int main(int argc, char **argv)
 		check_echo(&ans);
 	}
 
+	if (ready_path) {
+		FILE *f = fopen(ready_path, "w");
+
+		if (!f)
+			die("%s: %s", ready_path, strerror(errno));
+		fclose(f);
+	}
+	if (go_path) {  /* wait for the start time to be written there */
+		int64_t deadline = mono_ns() + 120 * (int64_t)1000000000;
+		FILE *f;
+
+		while (!(f = fopen(go_path, "r"))) {
+			if (mono_ns() > deadline)
+				die("no %s after 120 s", go_path);
+			usleep(2000);
+		}
+		if (fscanf(f, "%lld", &start_at_ns) != 1)
+			die("%s: no start time in it", go_path);
+		fclose(f);
+	}
 	if (start_at_ns > 0) {
 		int64_t wait = start_at_ns - now_ns(CLOCK_REALTIME);
 
@@ -1031,6 +1061,17 @@ int main(int argc, char **argv)
 	}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_i64);
 
+	if (child > 0) {        /* peak memory of what we talk to */
+		char path[64], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)child);
+		if ((f = fopen(path, "r"))) {
+			while (fgets(line, sizeof(line), f))
+				sscanf(line, "VmHWM: %ld", &child_hwm_kb);
+			fclose(f);
+		}
+	}
 	if (use_http && http.fd >= 0)
 		close(http.fd);
 	if (sse.fd >= 0)
@@ -1041,13 +1082,14 @@ int main(int argc, char **argv)
 	       "\"init_ms\":%.3f,\"first_call_ms\":%.3f,"
 	       "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,"
 	       "\"min_us\":%.1f,\"max_us\":%.1f,\"elapsed_s\":%.4f,\"calls_per_s\":%.1f,"
-	       "\"child\":\"%s\",\"child_exit_ms\":%.1f}\n",
+	       "\"child\":\"%s\",\"child_exit_ms\":%.1f,\"child_peak_rss_kb\":%ld}\n",
 	       label, use_sse ? "http+sse" : use_http ? "http" : "stdio", n, msg_size,
 	       (double)(t_init - t_spawn) / 1e6,
 	       n_warmup > 0 ? (double)(t_first - t_init) / 1e6 : 0.0,
 	       pct(lat, n, 0.50), pct(lat, n, 0.90), pct(lat, n, 0.99),
 	       n ? sum / (double)n / 1000.0 : 0.0, n ? (double)lat[0] / 1000.0 : 0.0,
 	       n ? (double)lat[n - 1] / 1000.0 : 0.0, (double)(t1 - t0) / 1e9,
-	       t1 > t0 ? (double)n / ((double)(t1 - t0) / 1e9) : 0.0, how, exit_ms);
+	       t1 > t0 ? (double)n / ((double)(t1 - t0) / 1e9) : 0.0, how, exit_ms,
+	       child_hwm_kb);
 	return 0;
 }

@@ -75,6 +75,7 @@ static void add_str(json_t *o, const char *k, const char *v)
 void aud_write(struct aud_log *a, const struct aud_record *r)
 {
 	char ts[40];
+	char *text;
 	json_t *o;
 
 	if (!a || a->fd < 0)
@@ -89,7 +90,8 @@ void aud_write(struct aud_log *a, const struct aud_record *r)
 	add_str(o, "upstream_name", r->upstream_name);
 	if (r->upstream_id >= 0)
 		json_object_set_new(o, "upstream_id", json_integer(r->upstream_id));
-	json_object_set_new(o, "duration_ms", json_real((double)r->duration_us / 1000.0));
+	json_object_set_new(o, "duration_ms", json_real((double)(r->duration_us / 1000) +
+						       (double)(r->duration_us % 1000) / 1000.0));
 	add_str(o, "outcome", r->outcome);
 	if (r->error_code)
 		json_object_set_new(o, "error_code", json_integer(r->error_code));
@@ -98,9 +100,12 @@ void aud_write(struct aud_log *a, const struct aud_record *r)
 	json_object_set_new(o, "bytes_out", json_integer((json_int_t)r->bytes_out));
 	if (a->log_arguments && r->arguments)
 		json_object_set(o, "arguments", (json_t *)(uintptr_t)r->arguments);
+	/* Nine significant digits: durations read 46.453, not 46.453000000000003. */
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	mg_buf_reset(&a->line);
-	if (jx_dump_buf(o, &a->line) == 0 && mg_buf_addc(&a->line, '\n') == 0 &&
+	if (text && mg_buf_adds(&a->line, text) == 0 && mg_buf_addc(&a->line, '\n') == 0 &&
 	    mg_write_all(a->fd, a->line.data, a->line.len) < 0)
 		mg_warn("audit log %s: write failed: %s", a->path, strerror(errno));
+	free(text);
 	json_decref(o);
 }

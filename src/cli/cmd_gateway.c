@@ -341,6 +341,7 @@ struct stdio_run {
 	struct tp_stream out;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t deferred;
+	uv_timer_t drain;
 	uv_shutdown_t shut;
 	bool stopping;
 	int open;
@@ -366,13 +367,26 @@ static int stdin_oversize(struct tp_stream *s, size_t max)
 	return 0;
 }
 
+/* After the client's input ends, answers still owed to it are delivered
+ * before the gateway stops (a client that wants it gone sooner closes its
+ * end of stdout or sends a signal). */
+static void drain_check(uv_timer_t *t)
+{
+	struct stdio_run *r = t->data;
+
+	if (r->sess && gw_session_busy(r->sess))
+		return;
+	uv_timer_stop(t);
+	begin_stop(r);
+}
+
 static void stdin_end(struct tp_stream *s, int status)
 {
 	struct stdio_run *r = s->owner;
 
 	if (status != UV_EOF)
 		mg_warn("reading stdin failed: %s", uv_strerror(status));
-	begin_stop(r);
+	uv_timer_start(&r->drain, drain_check, 0, 10);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -447,12 +461,13 @@ static void all_stopped(struct gateway *gw, void *ctx)
 
 	/* Let queued answers reach the client before closing stdout. */
 	r->shut.data = r;
-	if (uv_shutdown(&r->shut, &r->out.u.stream, stdout_flushed))
+	if (r->out.file_fd >= 0 || uv_shutdown(&r->shut, &r->out.u.stream, stdout_flushed))
 		tp_stream_close(&r->out);
 	tp_stream_close(&r->in);
 	uv_close((uv_handle_t *)&r->sigint, handle_closed);
 	uv_close((uv_handle_t *)&r->sigterm, handle_closed);
 	uv_close((uv_handle_t *)&r->deferred, handle_closed);
+	uv_close((uv_handle_t *)&r->drain, handle_closed);
 }
 
 /* Runs from the loop, never inside a callback that still uses the session. */
@@ -472,6 +487,7 @@ static void begin_stop(struct stdio_run *r)
 	if (r->stopping)
 		return;
 	r->stopping = true;
+	uv_timer_stop(&r->drain);
 	uv_timer_start(&r->deferred, stop_now, 0, 0);
 }
 
@@ -493,15 +509,15 @@ static int run_stdio(uv_loop_t *loop, struct gateway *gw)
 	tp_stream_setup(&r.in, gw_config_max_message(gw), 0, &stdin_ops, &r);
 	tp_stream_setup(&r.out, 64, 4 * gw_config_max_message(gw), &stdout_ops, &r);
 	if (tp_stream_open_fd(loop, &r.in, 0) || tp_stream_open_fd(loop, &r.out, 1)) {
-		fprintf(stderr, "mcpguard: stdin and stdout must be pipes, sockets or a terminal "
-				"for --transport stdio\n");
+		fprintf(stderr, "mcpguard: cannot use stdin/stdout for --transport stdio\n");
 		return CLI_FAIL;
 	}
-	r.open = 5;
+	r.open = 6;
 	uv_signal_init(loop, &r.sigint);
 	uv_signal_init(loop, &r.sigterm);
 	uv_timer_init(loop, &r.deferred);
-	r.sigint.data = r.sigterm.data = r.deferred.data = &r;
+	uv_timer_init(loop, &r.drain);
+	r.sigint.data = r.sigterm.data = r.deferred.data = r.drain.data = &r;
 	uv_signal_start(&r.sigint, on_signal, SIGINT);
 	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
 	r.sess = gw_session_open(gw, &session_ops, &r);

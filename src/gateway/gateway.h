@@ -59,6 +59,9 @@ void *gw_session_transport(struct gw_session *s);
 const char *gw_session_id(const struct gw_session *s);
 /* One framed message from the client (valid during the call). */
 void gw_session_recv(struct gw_session *s, const char *line, size_t len);
+/* Does the session still wait for answers (initialize, calls in flight,
+ * output held back)?  A transport whose input ended lets these finish. */
+bool gw_session_busy(const struct gw_session *s);
 /* The client sent a message over the size cap (already discarded). */
 void gw_session_oversize(struct gw_session *s, size_t max);
 /* The transport is gone: cancel the session's calls, stop its instances,

@@ -189,6 +189,12 @@ struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_o
 	return s;
 }
 
+bool gw_session_busy(const struct gw_session *s)
+{
+	return s->init_id || s->calls.count || !mg_list_empty(&s->backlog) ||
+	       !mg_list_empty(&s->held);
+}
+
 void *gw_session_transport(struct gw_session *s)
 {
 	return s->transport;
@@ -267,6 +273,12 @@ void gw_session_answer_initialize(struct gw_session *s)
 		json_object_set_new(result, "instructions", instructions);
 	s->initialized = true;
 	gw_session_result(s, id, s->init_id_len, result);
+	aud_write(s->gw->cfg.audit, &(struct aud_record){
+		.session = s->id, .method = "initialize", .upstream_id = -1,
+		.duration_us = mg_now_us() - s->init_start_us,
+		.outcome = s->last_code ? "error" : "ok", .bytes_out = s->last_bytes,
+		.name = jx_str(s->client_info, "name"),
+	});
 	mg_info("session %s initialized (%s, protocol %s) in %.1f ms", s->id,
 		jx_str(s->client_info, "name") ?: "unnamed client", s->version,
 		(double)(mg_now_us() - s->init_start_us) / 1000.0);

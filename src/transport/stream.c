@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/mem.h"
 
 #define TP_READ_CHUNK (256 * 1024)
+
+void tp_stream__finish_close(struct tp_stream *s);
 
 struct write_req {
 	uv_write_t req;
@@ -39,6 +42,7 @@ void tp_stream_setup(struct tp_stream *s, size_t max_line, size_t queue_max,
 		     const struct tp_stream_ops *ops, void *owner)
 {
 	memset(s, 0, sizeof(*s));
+	s->file_fd = -1;
 	s->ops = ops;
 	s->owner = owner;
 	s->queue_max = queue_max;
@@ -66,6 +70,12 @@ int tp_stream_open_fd(uv_loop_t *loop, struct tp_stream *s, int fd)
 			rc = uv_pipe_open(&s->u.pipe, fd);
 		break;
 	case UV_FILE:
+		/* An idle handle gives the stream something to close, so that
+		 * its life ends like any other's. */
+		s->file_fd = fd;
+		s->loop = loop;
+		rc = uv_idle_init(loop, (uv_idle_t *)&s->u.handle);
+		break;
 	case UV_UNKNOWN_HANDLE:
 	default:
 		return -ENOTSUP;
@@ -104,12 +114,60 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
+static void file_read_cb(uv_fs_t *req);
+
+static int file_read_next(struct tp_stream *s)
+{
+	uv_buf_t b;
+
+	if (!s->rbuf)
+		s->rbuf = mg_malloc(TP_READ_CHUNK);
+	b = uv_buf_init(s->rbuf, TP_READ_CHUNK);
+	s->fs_req.data = s;
+	return uv_fs_read(s->loop, &s->fs_req, s->file_fd, &b, 1, -1, file_read_cb);
+}
+
+static void file_read_cb(uv_fs_t *req)
+{
+	struct tp_stream *s = req->data;
+	ssize_t n = req->result;
+
+	uv_fs_req_cleanup(req);
+	s->fs_busy = false;
+	if (s->closing) {
+		tp_stream__finish_close(s);
+		return;
+	}
+	if (n > 0) {
+		s->bytes_in += (uint64_t)n;
+		if (rpc_lines_feed(&s->lines, s->rbuf, (size_t)n) || !s->reading)
+			return;
+		if (file_read_next(s) == 0)
+			s->fs_busy = true;
+		return;
+	}
+	s->reading = false;
+	if (!s->ended) {
+		s->ended = true;
+		s->ops->on_end(s, n == 0 ? UV_EOF : (int)n);
+	}
+}
+
 int tp_stream_start_read(struct tp_stream *s)
 {
 	int rc;
 
 	if (s->reading || s->closing)
 		return 0;
+	if (s->file_fd >= 0) {
+		s->reading = true;
+		if (!s->fs_busy && (rc = file_read_next(s)) != 0) {
+			s->reading = false;
+			return rc;
+		}
+		s->fs_busy = true;
+		return 0;
+	}
 	s->u.handle.data = s;
 	rc = uv_read_start(&s->u.stream, alloc_cb, read_cb);
 	if (!rc)
@@ -119,7 +177,7 @@ int tp_stream_start_read(struct tp_stream *s)
 
 void tp_stream_stop_read(struct tp_stream *s)
 {
-	if (s->reading && !s->closing)
+	if (s->reading && !s->closing && s->file_fd < 0)
 		uv_read_stop(&s->u.stream);
 	s->reading = false;
 }
@@ -146,6 +204,14 @@ static int do_write(struct tp_stream *s, char *data, size_t len, bool own)
 		if (own)
 			free(data);
 		return -EPIPE;
+	}
+	if (s->file_fd >= 0) {
+		/* Files do not block for long: write it all now. */
+		rc = mg_write_all(s->file_fd, data, len);
+		s->bytes_out += len;
+		if (own)
+			free(data);
+		return rc;
 	}
 	if (s->queued + len > s->queue_max) {
 		if (own)
@@ -210,6 +276,13 @@ static void close_cb(uv_handle_t *h)
 		s->ops->on_closed(s);
 }
 
+void tp_stream__finish_close(struct tp_stream *s)
+{
+	if (uv_is_closing(&s->u.handle))
+		return;
+	uv_close(&s->u.handle, close_cb);
+}
+
 void tp_stream_close(struct tp_stream *s)
 {
 	if (s->closing)
@@ -217,7 +290,10 @@ void tp_stream_close(struct tp_stream *s)
 	s->closing = true;
 	s->reading = false;
 	s->u.handle.data = s;
-	if (uv_is_closing(&s->u.handle))
+	/* A file read in flight owns the buffer: close once it is back. */
+	if (s->fs_busy) {
+		uv_cancel((uv_req_t *)&s->fs_req);
 		return;
-	uv_close(&s->u.handle, close_cb);
+	}
+	tp_stream__finish_close(s);
 }

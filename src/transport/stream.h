@@ -37,6 +37,10 @@ struct tp_stream {
 	char *rbuf;             /* read buffer, allocated on first read */
 	size_t queued;          /* bytes accepted but not yet written */
 	size_t queue_max;       /* cap on queued */
+	int file_fd;            /* >= 0: a regular file or device, no polling */
+	uv_fs_t fs_req;         /* file mode: the read in progress */
+	uv_loop_t *loop;
+	bool fs_busy;
 	bool reading;
 	bool closing;
 	bool ended;
@@ -50,7 +54,10 @@ struct tp_stream {
 void tp_stream_setup(struct tp_stream *s, size_t max_line, size_t queue_max,
 		     const struct tp_stream_ops *ops, void *owner);
 uv_pipe_t *tp_stream_pipe(struct tp_stream *s);
-/* Open an existing fd (0, 1, ...) as a pipe or tty.  0 or -errno. */
+/* Open an existing fd (0, 1, ...): a pipe, socket or tty is polled; a
+ * regular file or device (stdin redirected from a file, stdout to one) is
+ * read through the libuv thread pool and written synchronously.  0 or
+ * -errno. */
 int tp_stream_open_fd(uv_loop_t *loop, struct tp_stream *s, int fd);
 int tp_stream_start_read(struct tp_stream *s);
 void tp_stream_stop_read(struct tp_stream *s);
