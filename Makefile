@@ -82,6 +82,7 @@ build/fuzz/%: tests/fuzz/%.c $(SRC_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZER  $<"
 	@clang -std=gnu17 -D_GNU_SOURCE -Isrc -include src/base/banned.h -g -O1 \
+	  -DMG_VERSION='"$(VERSION)"' -DMG_GIT_REV='"fuzz"' \
 	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
 	  -o $@ $< $(SRC_LIB) $(LIBS)
 

@@ -24,6 +24,13 @@ static inline void mg_buf_reset(struct mg_buf *b)
 	if (b->data)
 		b->data[0] = '\0';
 }
+/* Cut back to len bytes (len <= b->len), e.g. to undo a failed append. */
+static inline void mg_buf_truncate(struct mg_buf *b, size_t len)
+{
+	b->len = len;
+	if (b->data)
+		b->data[len] = '\0';
+}
 /* Ensure room for n more bytes (within the cap).  0 or -EMSGSIZE. */
 int mg_buf_reserve(struct mg_buf *b, size_t n);
 int mg_buf_add(struct mg_buf *b, const void *p, size_t n);

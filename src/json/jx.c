@@ -2,12 +2,27 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/mem.h"
 
 json_t *jx_parse(const char *raw, size_t len, json_error_t *err)
 {
+	/* jansson silently drops a NUL right after a number or literal, which
+	 * the span scanner would not; JSON text never holds a raw NUL. */
+	const char *nul = memchr(raw, '\0', len);
+
+	if (nul) {
+		if (err) {
+			memset(err, 0, sizeof(*err));
+			err->line = 1;
+			err->column = (int)(nul - raw) + 1;
+			err->position = (int)(nul - raw);
+			snprintf(err->text, sizeof(err->text), "NUL byte in JSON text");
+		}
+		return NULL;
+	}
 	return json_loadb(raw, len, JSON_REJECT_DUPLICATES, err);
 }
 
@@ -21,9 +36,7 @@ int jx_dump_buf(const json_t *v, struct mg_buf *out)
 	size_t before = out->len;
 
 	if (json_dump_callback(v, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY) < 0) {
-		out->len = before;
-		if (out->data)
-			out->data[before] = '\0';
+		mg_buf_truncate(out, before);
 		return -EMSGSIZE;
 	}
 	return 0;
@@ -318,7 +331,7 @@ int jx_splice(const char *raw, size_t len, const struct jx_edit *edits, size_t n
 	for (size_t i = 0; i < n; i++) {
 		const struct jx_edit *e = &edits[i];
 
-		if (e->at.off < pos || e->at.off + e->at.len > len)
+		if (e->at.off < pos || e->at.off > len || e->at.len > len - e->at.off)
 			return -EINVAL;
 		if ((rc = mg_buf_add(out, raw + pos, e->at.off - pos)) ||
 		    (rc = mg_buf_add(out, e->text, e->text_len)))

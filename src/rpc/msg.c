@@ -34,6 +34,11 @@ int rpc_parse(const char *raw, size_t len, struct rpc_msg *m, char *why, size_t 
 	if (!m->root) {
 		snprintf(why, whylen, "parse error at line %d column %d: %s", jerr.line,
 			 jerr.column, jerr.text);
+		/* jansson quotes the input near the error, possibly a cut UTF-8
+		 * sequence; the reason goes back to the client as a JSON string. */
+		for (char *p = why; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?';
 		return RPC_PARSE_ERROR;
 	}
 	m->raw = raw;
@@ -45,9 +50,11 @@ int rpc_parse(const char *raw, size_t len, struct rpc_msg *m, char *why, size_t 
 		return fail(m, why, whylen, RPC_INVALID_REQUEST, "message is not a JSON object");
 
 	v = json_object_get(m->root, "id");
-	if (v && (json_is_string(v) || json_is_integer(v)) &&
-	    jx_find(raw, len, id_path, 1, &m->id_span) == 0)
+	if (v && (json_is_string(v) || json_is_integer(v))) {
+		if (jx_find(raw, len, id_path, 1, &m->id_span) != 0)
+			return fail(m, why, whylen, RPC_PARSE_ERROR, "cannot locate the id");
 		*id_raw = mg_memdup0(raw + m->id_span.off, m->id_span.len);
+	}
 
 	ver = jx_str(m->root, "jsonrpc");
 	if (!ver || strcmp(ver, "2.0") != 0)
@@ -112,7 +119,7 @@ int rpc_error_line(struct mg_buf *out, const char *id_raw, size_t id_len, int co
 	rc = mg_buf_adds(out, "}}\n");
 out:
 	if (rc)
-		out->len = before;
+		mg_buf_truncate(out, before);
 	return rc;
 }
 
@@ -124,7 +131,7 @@ int rpc_result_line(struct mg_buf *out, const char *id_raw, size_t id_len,
 
 	if ((rc = open_line(out, id_raw, id_len)) || (rc = mg_buf_adds(out, ",\"result\":")) ||
 	    (rc = jx_dump_buf(result, out)) || (rc = mg_buf_adds(out, "}\n")))
-		out->len = before;
+		mg_buf_truncate(out, before);
 	return rc;
 }
 
@@ -143,7 +150,7 @@ int rpc_request_line(struct mg_buf *out, const char *id_raw, size_t id_len,
 	if (!rc)
 		rc = mg_buf_adds(out, "}\n");
 	if (rc) {
-		out->len = before;
+		mg_buf_truncate(out, before);
 		return -EMSGSIZE;
 	}
 	return 0;

@@ -2,7 +2,8 @@
  * sits on every pipe and socket the gateway reads, so a peer controls both
  * the bytes and (through timing) how they are cut into chunks.  Layout of
  * an input: byte 0 chooses the cap (1..64), byte 1 a stop point, bytes
- * 2..9 a cycle of chunk sizes (0..31, zero-length feeds included), the rest
+ * 2..9 a cycle of chunk sizes (0..31; zero-length feeds included, but the
+ * last of the cycle is at least 1), the rest
  * is the stream.  What the framer delivers must be exactly what a trivial
  * reference splitter computes from the whole stream: the same lines in the
  * same order, none containing '\n', none longer than the cap, one oversize
@@ -127,7 +128,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rpc_lines_init(&l, r.cap, &ops, &r);
 
 	while (pos < len && !rc) {
-		size_t n = chunks[k++ % sizeof(chunks)] % 32;
+		/* Zero-length feeds are allowed, but not forever. */
+		size_t n = chunks[k % sizeof(chunks)] % 32;
+
+		if (n == 0 && k % sizeof(chunks) == sizeof(chunks) - 1)
+			n = 1;
+		k++;
 
 		if (n > len - pos)
 			n = len - pos;

@@ -122,6 +122,56 @@ static void test_parse_strict(void **state)
 	}
 }
 
+/* jansson 2.14 drops a NUL byte that directly follows a number or a
+ * literal ("[98\0,55]" loads as [98,55]), but the span scanner stops
+ * there, so text jx_parse accepted could not be scanned: a member after
+ * the NUL is "not found" although jansson has it.  JSON text never holds a
+ * raw NUL, so the strict parser must refuse it (and the scanner then keeps
+ * its promise of only seeing text the parser accepted). */
+static void test_parse_rejects_nul(void **state)
+{
+	static const struct {
+		const char *t;
+		size_t n;
+	} cases[] = {
+		{ "[98\0,55]", 8 },
+		{ "{\"a\":1\0}", 8 },
+		{ "{\"a\":1\0,\"id\":5}", 15 },
+		{ "{\"a\":true\0,\"id\":5}", 18 },
+		{ "[1.5\0]", 6 },
+		{ "{\"a\":1}\0", 8 },
+		{ "\0{\"a\":1}", 8 },
+	};
+
+	for (size_t i = 0; i < MG_ARRAY_LEN(cases); i++) {
+		json_error_t err;
+		json_t *v = jx_parse(cases[i].t, cases[i].n, &err);
+
+		if (v) {
+			json_decref(v);
+			fail_msg("jx_parse accepted a NUL byte (case %zu)", i);
+		}
+	}
+}
+
+/* Whatever jx_parse accepts, the scanner must agree with (the regression
+ * that test_parse_rejects_nul pins down, seen from the scanner's side). */
+static void test_parse_and_scanner_agree_on_nul(void **state)
+{
+	static const char t[] = "{\"a\":1\0,\"id\":5}";
+	json_t *v = jx_parse(t, sizeof(t) - 1, NULL);
+	struct jx_span sp;
+	int rc;
+
+	if (!v)
+		return;         /* refused: nothing to scan */
+	json_decref(v);
+	rc = jx_find(t, sizeof(t) - 1, P("id"), 1, &sp);
+	assert_int_equal(rc, 0);
+	assert_int_equal(sp.len, 1);
+	assert_int_equal(t[sp.off], '5');
+}
+
 static void test_dump(void **state)
 {
 	json_t *v = json_pack("{s:[i,s,b,n],s:{s:f}}", "a", 1, "é\n", 1, "b", "c", 1.5);
@@ -1126,6 +1176,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_strict),
+		cmocka_unit_test(test_parse_rejects_nul),
+		cmocka_unit_test(test_parse_and_scanner_agree_on_nul),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_dump_buf_cap),
 		cmocka_unit_test(test_find_basic),

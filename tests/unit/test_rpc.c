@@ -362,6 +362,49 @@ static void test_parse_error_reason_is_utf8(void **state)
 	}
 }
 
+/* jansson drops a NUL byte right after a number or literal, so it accepted
+ * {"jsonrpc":"2.0","method":"m","a":1<NUL>,"id":5} as a request with id 5
+ * while the span scanner could not find the id: the message was classified
+ * as a request with an empty id span, and the gateway then spliced its own
+ * id in at offset 0 and answered errors with "id":, (invalid JSON).  Such
+ * input must be refused as a parse error, or, if accepted, carry the right
+ * id text. */
+static void test_parse_nul_byte(void **state)
+{
+	static const struct {
+		const char *t;
+		size_t n;
+		const char *id;
+	} cases[] = {
+		{ "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"a\":1\0,\"id\":5}", 44, "5" },
+		{ "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"a\":null\0,\"id\":\"q\"}", 49, "\"q\"" },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":7\0,\"result\":{}}", 37, "7" },
+	};
+
+	for (size_t i = 0; i < MG_ARRAY_LEN(cases); i++) {
+		struct rpc_msg m;
+		char why[128];
+		char *id_raw = NULL;
+		int rc = rpc_parse(cases[i].t, cases[i].n, &m, why, sizeof(why), &id_raw);
+
+		assert_int_equal(memchr(cases[i].t, '\0', cases[i].n) != NULL, 1);
+		if (rc == 0) {
+			size_t n;
+			const char *id = rpc_id_raw(&m, &n);
+			bool ok = n == strlen(cases[i].id) && memcmp(id, cases[i].id, n) == 0;
+
+			rpc_msg_release(&m);
+			free(id_raw);
+			if (!ok)
+				fail_msg("case %zu: accepted with id text '%.*s', expected '%s'", i,
+					 (int)n, id, cases[i].id);
+		} else {
+			free(id_raw);
+			assert_int_equal(rc, RPC_PARSE_ERROR);
+		}
+	}
+}
+
 static void test_parse_small_why(void **state)
 {
 	struct rpc_msg m;
@@ -957,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors_parse),
 		cmocka_unit_test(test_parse_errors_invalid),
 		cmocka_unit_test(test_parse_error_reason_is_utf8),
+		cmocka_unit_test(test_parse_nul_byte),
 		cmocka_unit_test(test_parse_small_why),
 		cmocka_unit_test(test_parse_len_bound),
 		cmocka_unit_test(test_error_line),
