@@ -39,6 +39,8 @@
  *   --message-size B    length of the echoed message (default 16)
  *   --tool NAME         tool to call (default echo)
  *   --label TEXT        copied into the JSON
+ *   --round N           copied into the JSON too
+ *   --child-stderr FILE append the child's stderr to FILE (default: ours)
  *   --ready-file PATH   create PATH once warmed up
  *   --go-file PATH      then wait for PATH to appear and hold a start time
  *                       (ns since the epoch, as for --start-at)
@@ -76,6 +78,8 @@ static const char *tool = "echo";
 static int timeout_ms = 20000;
 static const char *dump_path;
 static const char *ready_path, *go_path;
+static const char *child_err_path;
+static long round_no;
 
 static pid_t child = -1;
 
@@ -219,6 +223,12 @@ static void spawn(char **argv, bool piped)
 	if (child < 0)
 		die("fork: %s", strerror(errno));
 	if (child == 0) {
+		if (child_err_path) {
+			int fd = open(child_err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+			if (fd >= 0)
+				dup2(fd, 2);
+		}
 		if (piped) {
 			dup2(in[0], 0);
 			dup2(out[1], 1);
@@ -822,7 +832,9 @@ static void check_echo(const struct buf *ans)
 		json_array_get(json_object_get(json_object_get(v, "result"), "content"), 0),
 		"text");
 
-	if (!json_is_string(text) || strcmp(json_string_value(text), message) != 0)
+	/* The fixture returns the message; other servers may decorate it
+	 * ("Echo: ..."): it must be in there, whole. */
+	if (!json_is_string(text) || !strstr(json_string_value(text), message))
 		die("the %s tool did not return the message: %.300s", tool, ans->p);
 	json_decref(v);
 }
@@ -851,12 +863,20 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: mcp_bench [--calls N] [--warmup N] [--duration SEC] [--start-at NS]\n"
-		"                 [--ready-file PATH] [--go-file PATH]\n"
+		"                 [--ready-file PATH] [--go-file PATH] [--child-stderr FILE]\n"
 		"                 [--message-size BYTES] [--tool NAME] [--label TEXT]\n"
 		"                 [--timeout SEC] [--dump FILE] [--http URL | --sse URL]\n"
 		"                 [-- COMMAND [ARGS...]]\n"
 		"       mcp_bench relay -- COMMAND [ARGS...]\n");
 	exit(2);
+}
+
+/* Interrupted (make bench stopped): take what we started down with us. */
+static void on_signal(int sig)
+{
+	if (child > 0)
+		kill(child, SIGTERM);
+	_exit(128 + sig);
 }
 
 int main(int argc, char **argv)
@@ -871,6 +891,9 @@ int main(int argc, char **argv)
 	const char *how;
 
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
 	if (argc > 1 && strcmp(argv[1], "relay") == 0) {
 		if (argc < 4 || strcmp(argv[2], "--"))
 			usage();
@@ -910,6 +933,10 @@ int main(int argc, char **argv)
 		}
 		else if (strcmp(a, "--dump") == 0)
 			dump_path = v;
+		else if (strcmp(a, "--round") == 0)
+			round_no = atol(v);
+		else if (strcmp(a, "--child-stderr") == 0)
+			child_err_path = v;
 		else if (strcmp(a, "--ready-file") == 0)
 			ready_path = v;
 		else if (strcmp(a, "--go-file") == 0)
@@ -1025,6 +1052,12 @@ int main(int argc, char **argv)
 				;
 		}
 	}
+	/* An HTTP server may have closed our keep-alive connection while we
+	 * waited (node's default keepAliveTimeout is 5 s): start afresh. */
+	if (use_http && (ready_path || go_path || start_at_ns > 0)) {
+		close(http.fd);
+		http_connect(mono_ns() + (int64_t)timeout_ms * 1000000);
+	}
 	cap = duration_s > 0 ? 1 << 16 : (n_calls > 0 ? n_calls : 1);
 	lat = malloc((size_t)cap * sizeof(*lat));
 	t0 = mono_ns();
@@ -1078,12 +1111,12 @@ int main(int argc, char **argv)
 		close(sse.fd);
 	how = reap(use_http, &exit_ms);
 
-	printf("{\"label\":\"%s\",\"transport\":\"%s\",\"calls\":%ld,\"message_size\":%ld,"
+	printf("{\"label\":\"%s\",\"round\":%ld,\"transport\":\"%s\",\"calls\":%ld,\"message_size\":%ld,"
 	       "\"init_ms\":%.3f,\"first_call_ms\":%.3f,"
 	       "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,"
 	       "\"min_us\":%.1f,\"max_us\":%.1f,\"elapsed_s\":%.4f,\"calls_per_s\":%.1f,"
 	       "\"child\":\"%s\",\"child_exit_ms\":%.1f,\"child_peak_rss_kb\":%ld}\n",
-	       label, use_sse ? "http+sse" : use_http ? "http" : "stdio", n, msg_size,
+	       label, round_no, use_sse ? "http+sse" : use_http ? "http" : "stdio", n, msg_size,
 	       (double)(t_init - t_spawn) / 1e6,
 	       n_warmup > 0 ? (double)(t_first - t_init) / 1e6 : 0.0,
 	       pct(lat, n, 0.50), pct(lat, n, 0.90), pct(lat, n, 0.99),

@@ -116,7 +116,7 @@ static void finish(struct gw_call *c, const char *outcome, int code, const char 
 		return;         /* the gateway's own requests are not audited */
 	aud_write(gw->cfg.audit, &r);
 	if (gw->cfg.log_calls && strcmp(c->method, "tools/call") == 0)
-		mg_info("> %s %s on %s: %s in %.1f ms%s%s", c->method, c->name ? c->name : "",
+		mg_info("> %s %s on %s: %s in %.2f ms%s%s", c->method, c->name ? c->name : "",
 			r.server ? r.server : "gateway", outcome, (double)dur / 1000.0,
 			error ? ": " : "", error ? error : "");
 }

@@ -54,10 +54,11 @@ child_exec(const struct rt_spawn *sp, int in, int out, int errfd, int report)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (sp->cwd && chdir(sp->cwd) < 0)
 		goto fail;
-	/* Everything above fd 2 except the report pipe (CLOEXEC) goes. */
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != report)
-			close(fd);
+	/* Every fd above 2 except the report pipe (CLOEXEC) goes, however
+	 * high: a server must not inherit another server's pipes. */
+	if (report > 3)
+		syscall(SYS_close_range, 3u, (unsigned)report - 1, 0u);
+	syscall(SYS_close_range, (unsigned)report + 1, ~0u, 0u);
 	execvpe(sp->argv[0], sp->argv, sp->envp);
 fail:
 	e = errno;
