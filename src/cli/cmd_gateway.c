@@ -1,6 +1,7 @@
 /* mcpguard gateway run: flags (Docker's names), catalogs, and the stdio
  * transport that connects the gateway's own stdin/stdout to one session. */
 #include <errno.h>
+#include <sodium.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -15,7 +17,7 @@
 #include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "gateway/gateway.h"
-#include "transport/stream.h"
+#include "cli/serve.h"
 
 static const char gateway_usage[] =
 	"Usage: mcpguard gateway run [options]\n"
@@ -34,7 +36,19 @@ static const char gateway_usage[] =
 	"                            enabled), always, or never. Default: auto.\n"
 	"\n"
 	"Transport:\n"
-	"  --transport stdio         MCP over stdin/stdout (the only transport so far).\n"
+	"  --transport T             stdio (default): MCP over stdin/stdout, one client.\n"
+	"                            streaming (also http, streamable, streamable-http):\n"
+	"                            Streamable HTTP at /mcp.  sse: legacy HTTP+SSE at\n"
+	"                            /sse and /messages.  'streaming,sse' serves both on\n"
+	"                            one port.  /health answers without authentication.\n"
+	"  --port N                  HTTP port (default 8811).\n"
+	"  --host ADDR               Address to listen on (default 127.0.0.1).\n"
+	"  --allow-unauthenticated   No bearer token (loopback development only).\n"
+	"                            Otherwise clients send 'Authorization: Bearer T' with\n"
+	"                            T from MCP_GATEWAY_AUTH_TOKEN, or a token generated\n"
+	"                            and printed at start.\n"
+	"  --session-idle-timeout D  Close HTTP sessions idle this long (default 30m).\n"
+	"  --max-sessions N          Concurrent HTTP sessions (default 10000).\n"
 	"\n"
 	"Limits:\n"
 	"  --timeout DURATION        Deadline of each request to a server (default 60s;\n"
@@ -63,9 +77,9 @@ static const char gateway_usage[] =
 	"  -h, --help                This help.\n"
 	"\n"
 	"Docker flags accepted for compatibility but not acted on yet (a warning says so):\n"
-	"  --port --host --block-secrets --block-network --verify-signatures --long-lived\n"
-	"  --watch --cpus --memory --secrets --registry --config --tools-config\n"
-	"  --enable-all-servers --static --interceptor --allow-unauthenticated\n"
+	"  --block-secrets --block-network --verify-signatures --long-lived --watch\n"
+	"  --cpus --memory --secrets --registry --config --tools-config\n"
+	"  --enable-all-servers --static --interceptor\n"
 	"\n"
 	"Example (Claude Desktop, VS Code, Cursor...):\n"
 	"  {\"command\": \"mcpguard\", \"args\": [\"gateway\", \"run\", \"--catalog\", \"my.yaml\"]}\n";
@@ -78,6 +92,10 @@ static const char *const default_env[] = {
 };
 
 struct opts {
+	struct serve_http_opts http;
+	bool stdio;
+	char *token;
+	bool allow_unauthenticated;
 	char **catalogs;
 	char **servers;
 	char **tools;
@@ -160,17 +178,17 @@ static const char *const value_flags[] = {
 	"--catalog", "--additional-catalog", "--servers", "--tools", "--tool-prefix",
 	"--transport", "--timeout", "--startup-timeout", "--human-timeout",
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
-	"--port", "--host", "--cpus", "--memory", "--secrets", "--registry", "--config",
+	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory", "--secrets", "--registry", "--config",
 	"--tools-config", "--interceptor", "--additional-registry", "--additional-config",
 	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log",
 	NULL,
 };
 static const char *const ignored_flags[] = {
-	"--port", "--host", "--cpus", "--memory", "--secrets", "--registry", "--config",
+	"--cpus", "--memory", "--secrets", "--registry", "--config",
 	"--tools-config", "--interceptor", "--additional-registry", "--additional-config",
 	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log",
 	"--block-secrets", "--block-network", "--verify-signatures", "--long-lived", "--watch",
-	"--enable-all-servers", "--static", "--allow-unauthenticated", "--dry-run",
+	"--enable-all-servers", "--static", "--dry-run",
 	"--debug-dns", NULL,
 };
 
@@ -190,6 +208,37 @@ static int duration_flag(const struct flag_arg *f, uint64_t *out)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* stdio, or HTTP transports (comma-separated to serve several on one
+ * port), with Docker's names. */
+static int transport_flag(struct opts *o, const char *value)
+{
+	char **v = mg_split_csv(value);
+	int rc = 0;
+
+	o->stdio = false;
+	o->http.streamable = o->http.sse = false;
+	for (size_t i = 0; v[i] && !rc; i++) {
+		if (strcmp(v[i], "stdio") == 0)
+			o->stdio = true;
+		else if (strcmp(v[i], "sse") == 0)
+			o->http.sse = true;
+		else if (strcmp(v[i], "streaming") == 0 || strcmp(v[i], "http") == 0 ||
+			 strcmp(v[i], "streamable") == 0 || strcmp(v[i], "streamable-http") == 0)
+			o->http.streamable = true;
+		else
+			rc = -EINVAL;
+	}
+	if (!rc && o->stdio && (o->http.sse || o->http.streamable))
+		rc = -EINVAL;
+	if (!rc && !o->stdio && !o->http.sse && !o->http.streamable)
+		rc = -EINVAL;
+	mg_strv_free(v);
+	if (rc)
+		fprintf(stderr, "mcpguard: --transport: '%s' is not stdio, streaming, sse or "
+			"streaming,sse\n", value);
+	return rc;
 }
 
 static int apply_flag(struct opts *o, const struct flag_arg *f)
@@ -216,11 +265,22 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 		else
 			goto bad;
 	} else if (strcmp(f->name, "--transport") == 0) {
-		if (strcmp(f->value, "stdio") != 0) {
-			fprintf(stderr, "mcpguard: --transport %s is not available yet; use stdio\n",
-				f->value);
-			return -ENOTSUP;
-		}
+		return transport_flag(o, f->value);
+	} else if (strcmp(f->name, "--port") == 0) {
+		if (mg_parse_u64(f->value, &u) || u > 65535)
+			goto bad;
+		o->http.port = (uint16_t)u;
+	} else if (strcmp(f->name, "--host") == 0) {
+		o->http.host = f->value;
+	} else if (strcmp(f->name, "--allow-unauthenticated") == 0) {
+		if (parse_bool(f->value, &o->allow_unauthenticated))
+			goto bad;
+	} else if (strcmp(f->name, "--session-idle-timeout") == 0) {
+		return duration_flag(f, &o->http.session_idle_ms);
+	} else if (strcmp(f->name, "--max-sessions") == 0) {
+		if (mg_parse_u64(f->value, &u) || u == 0 || u > 1000000)
+			goto bad;
+		o->http.max_sessions = (size_t)u;
 	} else if (strcmp(f->name, "--timeout") == 0) {
 		return duration_flag(f, &o->cfg.timeout_ms);
 	} else if (strcmp(f->name, "--startup-timeout") == 0) {
@@ -331,205 +391,44 @@ static int load_catalogs(struct catalog *cat, char **files)
 	return 0;
 }
 
-/* ---- the stdio transport: our stdin/stdout are one client session ---- */
-
-struct stdio_run {
-	uv_loop_t *loop;
-	struct gateway *gw;
-	struct gw_session *sess;
-	struct tp_stream in;
-	struct tp_stream out;
-	uv_signal_t sigint, sigterm;
-	uv_timer_t deferred;
-	uv_timer_t drain;
-	uv_shutdown_t shut;
-	bool stopping;
-	int open;
-};
-
-static void begin_stop(struct stdio_run *r);
-
-static int stdin_line(struct tp_stream *s, const char *line, size_t len)
-{
-	struct stdio_run *r = s->owner;
-
-	if (r->sess)
-		gw_session_recv(r->sess, line, len);
-	return r->stopping;
-}
-
-static int stdin_oversize(struct tp_stream *s, size_t max)
-{
-	struct stdio_run *r = s->owner;
-
-	if (r->sess)
-		gw_session_oversize(r->sess, max);
-	return 0;
-}
-
-/* After the client's input ends, answers still owed to it are delivered
- * before the gateway stops (a client that wants it gone sooner closes its
- * end of stdout or sends a signal). */
-static void drain_check(uv_timer_t *t)
-{
-	struct stdio_run *r = t->data;
-
-	if (r->sess && gw_session_busy(r->sess))
-		return;
-	uv_timer_stop(t);
-	begin_stop(r);
-}
-
-static void stdin_end(struct tp_stream *s, int status)
-{
-	struct stdio_run *r = s->owner;
-
-	if (status != UV_EOF)
-		mg_warn("reading stdin failed: %s", uv_strerror(status));
-	uv_timer_start(&r->drain, drain_check, 0, 10);
-}
-
-static void handle_closed(uv_handle_t *h)
-{
-	struct stdio_run *r = h->data;
-
-	r->open--;
-}
-
-static void stream_closed(struct tp_stream *s)
-{
-	struct stdio_run *r = s->owner;
-
-	r->open--;
-}
-
-static const struct tp_stream_ops stdin_ops = {
-	.on_line = stdin_line,
-	.on_oversize = stdin_oversize,
-	.on_end = stdin_end,
-	.on_closed = stream_closed,
-};
-
-static int noop_line(struct tp_stream *s, const char *l, size_t n)
-{
-	return 0;
-}
-
-static int noop_oversize(struct tp_stream *s, size_t m)
-{
-	return 0;
-}
-
-static void noop_end(struct tp_stream *s, int st)
-{
-}
-
-static const struct tp_stream_ops stdout_ops = {
-	.on_line = noop_line,
-	.on_oversize = noop_oversize,
-	.on_end = noop_end,
-	.on_closed = stream_closed,
-};
-
-static int session_send(struct gw_session *s, char *line, size_t len)
-{
-	struct stdio_run *r = gw_session_transport(s);
-
-	return tp_stream_write_owned(&r->out, line, len);
-}
-
-static void session_close(struct gw_session *s)
-{
-	begin_stop(gw_session_transport(s));
-}
-
-static const struct gw_session_ops session_ops = {
-	.send = session_send,
-	.close = session_close,
-};
-
-static void stdout_flushed(uv_shutdown_t *req, int status)
-{
-	struct stdio_run *r = req->data;
-
-	tp_stream_close(&r->out);
-}
-
-static void all_stopped(struct gateway *gw, void *ctx)
-{
-	struct stdio_run *r = ctx;
-
-	/* Let queued answers reach the client before closing stdout. */
-	r->shut.data = r;
-	if (r->out.file_fd >= 0 || uv_shutdown(&r->shut, &r->out.u.stream, stdout_flushed))
-		tp_stream_close(&r->out);
-	tp_stream_close(&r->in);
-	uv_close((uv_handle_t *)&r->sigint, handle_closed);
-	uv_close((uv_handle_t *)&r->sigterm, handle_closed);
-	uv_close((uv_handle_t *)&r->deferred, handle_closed);
-	uv_close((uv_handle_t *)&r->drain, handle_closed);
-}
-
-/* Runs from the loop, never inside a callback that still uses the session. */
-static void stop_now(uv_timer_t *t)
-{
-	struct stdio_run *r = t->data;
-	struct gw_session *s = mg_steal(&r->sess);
-
-	tp_stream_stop_read(&r->in);
-	if (s)
-		gw_session_close(s);
-	gw_shutdown(r->gw, all_stopped, r);
-}
-
-static void begin_stop(struct stdio_run *r)
-{
-	if (r->stopping)
-		return;
-	r->stopping = true;
-	uv_timer_stop(&r->drain);
-	uv_timer_start(&r->deferred, stop_now, 0, 0);
-}
-
-static void on_signal(uv_signal_t *h, int sig)
-{
-	struct stdio_run *r = h->data;
-
-	mg_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	begin_stop(r);
-}
-
-static int run_stdio(uv_loop_t *loop, struct gateway *gw)
-{
-	struct stdio_run r;
-
-	memset(&r, 0, sizeof(r));
-	r.loop = loop;
-	r.gw = gw;
-	tp_stream_setup(&r.in, gw_config_max_message(gw), 0, &stdin_ops, &r);
-	tp_stream_setup(&r.out, 64, 4 * gw_config_max_message(gw), &stdout_ops, &r);
-	if (tp_stream_open_fd(loop, &r.in, 0) || tp_stream_open_fd(loop, &r.out, 1)) {
-		fprintf(stderr, "mcpguard: cannot use stdin/stdout for --transport stdio\n");
-		return CLI_FAIL;
-	}
-	r.open = 6;
-	uv_signal_init(loop, &r.sigint);
-	uv_signal_init(loop, &r.sigterm);
-	uv_timer_init(loop, &r.deferred);
-	uv_timer_init(loop, &r.drain);
-	r.sigint.data = r.sigterm.data = r.deferred.data = r.drain.data = &r;
-	uv_signal_start(&r.sigint, on_signal, SIGINT);
-	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
-	r.sess = gw_session_open(gw, &session_ops, &r);
-	tp_stream_start_read(&r.in);
-	uv_run(loop, UV_RUN_DEFAULT);
-	return CLI_OK;
-}
-
 /* ---- the command ---- */
+
+static bool loopback(const char *host)
+{
+	return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
+	       strcmp(host, "localhost") == 0 || mg_starts_with(host, "127.");
+}
+
+/* Safe by default: a token is required unless the operator turns it off,
+ * and then only loopback makes sense. */
+static void http_token(struct opts *o)
+{
+	const char *env = getenv("MCP_GATEWAY_AUTH_TOKEN");
+	unsigned char rnd[24];
+	char hex[49];
+
+	if (o->allow_unauthenticated) {
+		if (!loopback(o->http.host))
+			mg_warn("--allow-unauthenticated on %s: anyone who can reach this address "
+				"can use every tool", o->http.host);
+		o->http.token = NULL;
+		return;
+	}
+	if (env && *env) {
+		o->http.token = env;
+		return;
+	}
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	o->token = mg_strdup(hex);
+	o->http.token = o->token;
+	mg_info("no MCP_GATEWAY_AUTH_TOKEN set; clients must send 'Authorization: Bearer %s'",
+		hex);
+}
 
 static void opts_release(struct opts *o)
 {
+	free(o->token);
 	mg_strv_free(o->catalogs);
 	mg_strv_free(o->servers);
 	mg_strv_free(o->tools);
@@ -579,10 +478,15 @@ static int run(struct opts *o)
 		fprintf(stderr, "mcpguard: %s\n", err.msg);
 		goto out;
 	}
-	mg_info("gateway ready on stdio: %zu server%s%s%s", gw_server_count(gw),
-		gw_server_count(gw) == 1 ? "" : "s", audit ? ", audit log " : "",
-		audit ? aud_path(audit) : "");
-	rc = run_stdio(&loop, gw);
+	mg_info("gateway ready on %s: %zu server%s%s%s", o->stdio ? "stdio" : "HTTP",
+		gw_server_count(gw), gw_server_count(gw) == 1 ? "" : "s",
+		audit ? ", audit log " : "", audit ? aud_path(audit) : "");
+	if (o->stdio) {
+		rc = cli_serve_stdio(&loop, gw);
+	} else {
+		http_token(o);
+		rc = cli_serve_http(&loop, gw, &o->http);
+	}
 out:
 	gw_free(gw);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -617,7 +521,14 @@ int cli_gateway(int argc, char **argv)
 	o.cfg.startup_timeout_ms = 60000;
 	o.cfg.human_timeout_ms = 600000;
 	o.cfg.log_calls = true;
+	o.stdio = true;
+	o.http.host = "127.0.0.1";
+	o.http.port = 8811;
+	o.http.session_idle_ms = 30 * 60 * 1000;
+	o.http.max_sessions = 10000;
+	o.http.max_body = o.cfg.max_message;
 	rc = parse_args(argc - 2, argv + 2, &o);
+	o.http.max_body = o.cfg.max_message;
 	if (rc == 0)
 		rc = run(&o);
 	else

@@ -69,6 +69,24 @@ void gw_call_touch(struct gw_call *c)
 	c->deadline_ms = t < c->hard_deadline_ms ? t : c->hard_deadline_ms;
 }
 
+struct gw_call *gw_related_call(struct gw_upstream *up, struct gw_session *s)
+{
+	struct gw_call *found = NULL;
+	size_t it = 0;
+	void *v;
+
+	while (mg_map_next(&up->pending, &it, NULL, NULL, &v)) {
+		struct gw_call *c = v;
+
+		if (c->sess != s || !c->client_id)
+			continue;
+		if (found)
+			return NULL;            /* several: the message is unrelated */
+		found = c;
+	}
+	return found;
+}
+
 struct gw_call *gw_call_by_token(struct gw_upstream *up, int64_t token)
 {
 	return mg_map_geti(&up->pending, (uint64_t)token);
@@ -281,7 +299,7 @@ void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m)
 	line = mg_buf_detach(&b, &len);
 	if (c->last_progress_us && mg_now_us() - c->last_progress_us < PROGRESS_GAP_US)
 		gw_session_hold(c->sess, PROGRESS_GAP_US);
-	rc = gw_session_send(c->sess, line, len);
+	rc = gw_session_send_rel(c->sess, line, len, c->client_id, c->client_id_len, true);
 	if (m->is_error) {
 		json_t *e = json_object_get(m->root, "error");
 

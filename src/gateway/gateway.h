@@ -33,12 +33,24 @@ struct gw_config {
 struct gateway;
 struct gw_session;
 
-/* How the gateway reaches a client.  send takes ownership of line, which
- * ends with '\n'; it returns 0 or a negative errno (the session is then
- * considered broken and closed).  close asks the transport to shut the
- * session down (it later calls gw_session_close). */
+/* A message to a client, and what it belongs to: rel is the exact id text
+ * of the client request it concerns (its response, its progress, a
+ * server request it caused) or NULL; final marks that request's response.
+ * HTTP transports route by it; stdio ignores it. */
+struct gw_out {
+	char *line;                     /* ends with '\n'; owned by the receiver */
+	size_t len;
+	const char *rel;
+	size_t rel_len;
+	bool final;
+};
+
+/* How the gateway reaches a client.  send takes ownership of out->line and
+ * returns 0 or a negative errno (the session is then considered broken and
+ * closed).  close asks the transport to shut the session down; it calls
+ * gw_session_close later, from the loop. */
 struct gw_session_ops {
-	int (*send)(struct gw_session *s, char *line, size_t len);
+	int (*send)(struct gw_session *s, struct gw_out *out);
 	void (*close)(struct gw_session *s);
 };
 

@@ -169,6 +169,9 @@ struct gw_session {
 
 struct gw_backlog {
 	struct mg_list node;
+	char *rel;                      /* held output: what it belongs to */
+	size_t rel_len;
+	bool final;
 	size_t len;
 	char line[];
 };
@@ -283,6 +286,12 @@ void gw_call_touch(struct gw_call *c);
 
 /* session.c */
 int gw_session_send(struct gw_session *s, char *line, size_t len);
+/* The same for a message that belongs to a client request (see gw_out). */
+int gw_session_send_rel(struct gw_session *s, char *line, size_t len, const char *rel,
+			size_t rel_len, bool final);
+/* The client request a message of up to s concerns: the only call of s in
+ * flight on up, or NULL when there is none or several. */
+struct gw_call *gw_related_call(struct gw_upstream *up, struct gw_session *s);
 /* Hold what is sent to s for the next us microseconds (order kept). */
 void gw_session_hold(struct gw_session *s, uint64_t us);
 void gw_sessions_release_held(uv_timer_t *t);

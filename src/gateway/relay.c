@@ -35,13 +35,17 @@ static size_t target_sessions(struct gw_upstream *up, struct gw_session **out, s
 	return n;
 }
 
-static void send_copy(struct gw_session *s, const struct rpc_msg *m)
+/* Forward a server message as it is, tied to the session's call in flight
+ * on that instance when there is exactly one. */
+static void send_copy(struct gw_session *s, struct gw_upstream *up, const struct rpc_msg *m)
 {
 	char *line = mg_malloc(m->len + 1);
+	struct gw_call *c = up ? gw_related_call(up, s) : NULL;
 
 	memcpy(line, m->raw, m->len);
 	line[m->len] = '\n';
-	gw_session_send(s, line, m->len + 1);
+	gw_session_send_rel(s, line, m->len + 1, c ? c->client_id : NULL,
+			    c ? c->client_id_len : 0, false);
 }
 
 /* Answer a server's request ourselves (ping, refusals). */
@@ -123,7 +127,13 @@ static void on_server_request(struct gw_upstream *up, struct rpc_msg *m)
 	jx_splice(m->raw, m->len, &edit, 1, &b);
 	mg_buf_addc(&b, '\n');
 	line = mg_buf_detach(&b, &len);
-	gw_session_send(s, line, len);
+	{
+		/* The request the server asks on behalf of, when it is clear. */
+		struct gw_call *c = gw_related_call(up, s);
+
+		gw_session_send_rel(s, line, len, c ? c->client_id : NULL,
+				    c ? c->client_id_len : 0, false);
+	}
 }
 
 static void s2c_free(struct gw_s2c *e)
@@ -266,7 +276,7 @@ static void on_progress(struct gw_upstream *up, struct rpc_msg *m)
 		return;
 	}
 	line = mg_buf_detach(&b, &len);
-	gw_session_send(c->sess, line, len);
+	gw_session_send_rel(c->sess, line, len, c->client_id, c->client_id_len, false);
 }
 
 static void on_log(struct gw_upstream *up, struct rpc_msg *m)
@@ -281,7 +291,7 @@ static void on_log(struct gw_upstream *up, struct rpc_msg *m)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (targets[i]->log_level < 0 || level >= targets[i]->log_level)
-			send_copy(targets[i], m);
+			send_copy(targets[i], up, m);
 }
 
 static void on_resource_updated(struct gw_upstream *up, struct rpc_msg *m)
@@ -290,7 +300,7 @@ static void on_resource_updated(struct gw_upstream *up, struct rpc_msg *m)
 	struct mg_list *pos, *tmp;
 
 	if (up->owner) {
-		send_copy(up->owner, m);
+		send_copy(up->owner, up, m);
 		return;
 	}
 	/* Shared instance: every session subscribed to that URI. */
@@ -298,7 +308,7 @@ static void on_resource_updated(struct gw_upstream *up, struct rpc_msg *m)
 		struct gw_session *s = mg_container_of(pos, struct gw_session, node);
 
 		if (uri && mg_map_gets(&s->subs, uri) == up->srv)
-			send_copy(s, m);
+			send_copy(s, up, m);
 	}
 }
 
@@ -345,7 +355,7 @@ static void on_server_notification(struct gw_upstream *up, struct rpc_msg *m)
 	else if (strcmp(method, "notifications/cancelled") == 0)
 		on_server_cancelled(up, m);
 	else if (up->owner)
-		send_copy(up->owner, m);
+		send_copy(up->owner, up, m);
 }
 
 void gw_relay_from_upstream(struct gw_upstream *up, struct rpc_msg *m)

@@ -21,14 +21,23 @@
 
 /* ---- sending ---- */
 
-static void hold_line(struct gw_session *s, char *line, size_t len)
+static void hold_line(struct gw_session *s, struct gw_out *o)
 {
-	struct gw_backlog *b = mg_malloc(sizeof(*b) + len);
+	struct gw_backlog *b = mg_malloc(sizeof(*b) + o->len);
 
-	b->len = len;
-	memcpy(b->line, line, len);
-	free(line);
+	b->len = o->len;
+	memcpy(b->line, o->line, o->len);
+	b->rel = o->rel ? mg_memdup0(o->rel, o->rel_len) : NULL;
+	b->rel_len = o->rel_len;
+	b->final = o->final;
+	free(o->line);
 	mg_list_add_tail(&s->held, &b->node);
+}
+
+static void backlog_free(struct gw_backlog *b)
+{
+	free(b->rel);
+	free(b);
 }
 
 void gw_session_hold(struct gw_session *s, uint64_t us)
@@ -41,9 +50,9 @@ void gw_session_hold(struct gw_session *s, uint64_t us)
 		uv_timer_start(&s->gw->release, gw_sessions_release_held, us / 1000 + 1, 0);
 }
 
-static int send_now(struct gw_session *s, char *line, size_t len)
+static int send_now(struct gw_session *s, struct gw_out *o)
 {
-	int rc = s->ops->send(s, line, len);
+	int rc = s->ops->send(s, o);
 
 	if (rc) {
 		mg_warn("session %s: cannot deliver a message (%s); closing it", s->id,
@@ -69,27 +78,37 @@ void gw_sessions_release_held(uv_timer_t *t)
 		}
 		while (!mg_list_empty(&s->held) && !s->closed) {
 			struct gw_backlog *b = mg_container_of(s->held.next, struct gw_backlog, node);
+			struct gw_out o = { mg_memdup0(b->line, b->len), b->len, b->rel, b->rel_len,
+					    b->final };
 
 			mg_list_del(&b->node);
-			send_now(s, mg_memdup0(b->line, b->len), b->len);
-			free(b);
+			send_now(s, &o);
+			backlog_free(b);
 		}
 	}
 	if (wait)
 		uv_timer_start(t, gw_sessions_release_held, wait / 1000 + 1, 0);
 }
 
-int gw_session_send(struct gw_session *s, char *line, size_t len)
+int gw_session_send_rel(struct gw_session *s, char *line, size_t len, const char *rel,
+			size_t rel_len, bool final)
 {
+	struct gw_out o = { line, len, rel, rel_len, final };
+
 	if (s->closed) {
 		free(line);
 		return -EPIPE;
 	}
 	if (!mg_list_empty(&s->held) || mg_now_us() < s->hold_until_us) {
-		hold_line(s, line, len);       /* keep the order of messages */
+		hold_line(s, &o);               /* keep the order of messages */
 		return 0;
 	}
-	return send_now(s, line, len);
+	return send_now(s, &o);
+}
+
+int gw_session_send(struct gw_session *s, char *line, size_t len)
+{
+	return gw_session_send_rel(s, line, len, NULL, 0, false);
 }
 
 void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int code,
@@ -108,7 +127,7 @@ void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int c
 	s->last_code = code;
 	snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
 	s->last_bytes = len;
-	gw_session_send(s, line, len);
+	gw_session_send_rel(s, line, len, id, id_len, id != NULL);
 }
 
 void gw_session_result(struct gw_session *s, const char *id, size_t id_len, json_t *result)
@@ -129,7 +148,7 @@ void gw_session_result(struct gw_session *s, const char *id, size_t id_len, json
 	line = mg_buf_detach(&b, &len);
 	s->last_code = 0;
 	s->last_bytes = len;
-	gw_session_send(s, line, len);
+	gw_session_send_rel(s, line, len, id, id_len, true);
 }
 
 void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
@@ -236,11 +255,11 @@ void gw_session_close(struct gw_session *s)
 	}
 	mg_list_each_safe(pos, tmp, &s->backlog) {
 		mg_list_del(pos);
-		free(mg_container_of(pos, struct gw_backlog, node));
+		backlog_free(mg_container_of(pos, struct gw_backlog, node));
 	}
 	mg_list_each_safe(pos, tmp, &s->held) {
 		mg_list_del(pos);
-		free(mg_container_of(pos, struct gw_backlog, node));
+		backlog_free(mg_container_of(pos, struct gw_backlog, node));
 	}
 	mg_list_del(&s->node);
 	mg_map_release(&s->calls);
@@ -290,7 +309,7 @@ void gw_session_answer_initialize(struct gw_session *s)
 		mg_list_del(&m->node);
 		s->backlog_len--;
 		gw_session_recv(s, m->line, m->len);
-		free(m);
+		backlog_free(m);
 	}
 }
 
@@ -730,6 +749,7 @@ void gw_session_recv(struct gw_session *s, const char *line, size_t len)
 			return;
 		}
 		b = mg_malloc(sizeof(*b) + len);
+		b->rel = NULL;
 		b->len = len;
 		memcpy(b->line, line, len);
 		mg_list_add_tail(&s->backlog, &b->node);

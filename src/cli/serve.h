@@ -1,0 +1,27 @@
+/* The transports a gateway can serve its clients on.  Each runs the loop
+ * until the gateway has stopped, and returns an exit status. */
+#ifndef MG_CLI_SERVE_H
+#define MG_CLI_SERVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "gateway/gateway.h"
+
+int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw);
+
+struct serve_http_opts {
+	const char *host;
+	uint16_t port;
+	bool streamable;                /* /mcp */
+	bool sse;                       /* /sse and /messages */
+	const char *token;              /* NULL: no authentication */
+	uint64_t session_idle_ms;
+	size_t max_sessions;
+	size_t max_body;
+};
+
+int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_opts *o);
+
+#endif

@@ -1,0 +1,141 @@
+/* The HTTP transports: Streamable HTTP at /mcp and legacy HTTP+SSE at /sse,
+ * every HTTP session one gateway session.  SIGINT/SIGTERM end every session,
+ * stop the servers, then the loop. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "cli/serve.h"
+#include "transport/mcp_http.h"
+
+struct http_run {
+	uv_loop_t *loop;
+	struct gateway *gw;
+	struct tp_mcp_http *mcp;
+	uv_signal_t sigint, sigterm;
+	bool stopping;
+};
+
+static const char *const legacy_versions[] = {
+	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL,
+};
+
+/* ---- gateway session <-> HTTP session ---- */
+
+static int session_send(struct gw_session *s, struct gw_out *o)
+{
+	int rc = tp_mcp_conn_send(gw_session_transport(s), o->line, o->len, o->rel, o->rel_len,
+				  o->final);
+
+	free(o->line);
+	return rc;
+}
+
+static void session_close(struct gw_session *s)
+{
+	tp_mcp_conn_close(gw_session_transport(s));
+}
+
+static const struct gw_session_ops session_ops = { session_send, session_close };
+
+static void *conn_open(void *ctx, struct tp_mcp_conn *c)
+{
+	struct http_run *r = ctx;
+
+	return gw_session_open(r->gw, &session_ops, c);
+}
+
+/* A POST body may be pretty-printed; upstream stdio framing wants one
+ * line.  Raw CR and LF can only be whitespace in valid JSON (inside
+ * strings they must be escaped), so turning them into spaces keeps the
+ * meaning. */
+static void conn_message(void *sess, const char *body, size_t len)
+{
+	char *flat;
+
+	if (!memchr(body, '\n', len) && !memchr(body, '\r', len)) {
+		gw_session_recv(sess, body, len);
+		return;
+	}
+	flat = mg_memdup0(body, len);
+	for (size_t i = 0; i < len; i++)
+		if (flat[i] == '\n' || flat[i] == '\r')
+			flat[i] = ' ';
+	gw_session_recv(sess, flat, len);
+	free(flat);
+}
+
+static void conn_close(void *sess)
+{
+	gw_session_close(sess);
+}
+
+static const struct tp_mcp_http_ops mcp_ops = { conn_open, conn_message, conn_close };
+
+/* ---- stopping ---- */
+
+static void signal_closed(uv_handle_t *h)
+{
+}
+
+static void gateway_stopped(struct gateway *gw, void *ctx)
+{
+	struct http_run *r = ctx;
+
+	uv_close((uv_handle_t *)&r->sigint, signal_closed);
+	uv_close((uv_handle_t *)&r->sigterm, signal_closed);
+}
+
+static void http_stopped(void *ctx)
+{
+	struct http_run *r = ctx;
+
+	r->mcp = NULL;
+	gw_shutdown(r->gw, gateway_stopped, r);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct http_run *r = h->data;
+
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	mg_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	tp_mcp_http_stop(r->mcp, http_stopped, r);
+}
+
+int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_opts *o)
+{
+	struct http_run r;
+	struct mg_err err;
+	struct tp_mcp_http_config cfg = {
+		.host = o->host, .port = o->port, .streamable = o->streamable, .sse = o->sse,
+		.token = o->token, .max_body = o->max_body, .max_sessions = o->max_sessions,
+		.max_connections = o->max_sessions + 64,
+		.stream_queue_max = 4 * gw_config_max_message(gw) + 65536,
+		.replay_max = 1u << 20, .session_idle_ms = o->session_idle_ms,
+		.versions = legacy_versions,
+	};
+
+	memset(&r, 0, sizeof(r));
+	r.loop = loop;
+	r.gw = gw;
+	if (tp_mcp_http_start(loop, &cfg, &mcp_ops, &r, &r.mcp, &err)) {
+		fprintf(stderr, "mcpguard: %s\n", err.msg);
+		return 1;
+	}
+	uv_signal_init(loop, &r.sigint);
+	uv_signal_init(loop, &r.sigterm);
+	r.sigint.data = r.sigterm.data = &r;
+	uv_signal_start(&r.sigint, on_signal, SIGINT);
+	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+	mg_info("listening on http://%s%s%s:%u%s%s", strchr(o->host, ':') ? "[" : "", o->host,
+		strchr(o->host, ':') ? "]" : "", tp_mcp_http_port(r.mcp),
+		o->streamable ? " (Streamable HTTP at /mcp)" : "",
+		o->sse ? " (HTTP+SSE at /sse)" : "");
+	uv_run(loop, UV_RUN_DEFAULT);
+	return 0;
+}

@@ -1,0 +1,934 @@
+/* MCP over HTTP: sessions, streams and the checks at the door.
+ *
+ * A POST carrying a request becomes an exchange keyed by the request's id
+ * text.  The message is handed up synchronously; if only its response came
+ * back meanwhile, the answer is plain JSON, otherwise an event stream that
+ * stays open until the response.  Messages tied to no open exchange go to
+ * the session's GET stream, or wait (bounded) until one opens.  Every event
+ * has an id "<stream>-<seq>" and a bounded copy is kept per session, so a
+ * client whose stream broke can resume with Last-Event-ID. */
+#include "transport/mcp_http.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/buf.h"
+#include "base/list.h"
+#include "base/log.h"
+#include "base/map.h"
+#include "base/mem.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "json/jx.h"
+#include "transport/http_server.h"
+
+#define SWEEP_MS 5000
+#define PENDING_MAX_BYTES (4u << 20)
+
+enum bind_kind { BIND_EXCHANGE = 1, BIND_LISTEN, BIND_LEGACY_SSE };
+
+struct binding {                        /* what an HTTP request is to us */
+	enum bind_kind kind;
+	struct tp_mcp_conn *conn;
+	struct exchange *ex;
+};
+
+struct event {
+	struct mg_list node;
+	uint32_t stream;
+	uint64_t seq;
+	size_t len;
+	char text[];                    /* the whole SSE event, id included */
+};
+
+struct exchange {
+	struct tp_mcp_conn *conn;
+	struct tp_http_req *req;        /* NULL while the client is away */
+	char *rel;
+	size_t rel_len;
+	uint32_t stream;
+	struct mg_buf early;            /* lines sent while the POST is handled */
+	size_t early_count;
+	bool decided;
+	bool final_seen;
+};
+
+struct tp_mcp_conn {
+	struct mg_list node;
+	struct tp_mcp_http *h;
+	char id[65];
+	bool legacy_sse;
+	bool closing;
+	bool upper_closed;
+	bool has_cred;
+	unsigned char cred[32];
+	void *upper;
+	int nreqs;                      /* HTTP requests bound to us */
+	struct tp_http_req *listen;
+	uint32_t listen_stream;
+	struct mg_map exchanges;        /* id text -> struct exchange */
+	struct mg_list pending;         /* events waiting for a GET stream */
+	size_t pending_bytes;
+	struct mg_list replay;          /* recent events, for Last-Event-ID */
+	size_t replay_bytes;
+	uint32_t next_stream;
+	uint64_t next_seq;
+	uint64_t last_active_ms;
+};
+
+struct tp_mcp_http {
+	uv_loop_t *loop;
+	struct tp_mcp_http_config cfg;
+	const struct tp_mcp_http_ops *ops;
+	void *ctx;
+	struct tp_http_server *http;
+	struct mg_map sessions;         /* id -> conn */
+	struct mg_list conns;
+	struct mg_list closing;         /* conns whose upper close is due */
+	uv_timer_t sweep;
+	uv_timer_t reaper;
+	bool stopping;
+	void (*stopped)(void *ctx);
+	void *stopped_ctx;
+	int open_handles;
+};
+
+static void reap(uv_timer_t *t);
+
+/* ---- small answers ---- */
+
+static void answer_json_error(struct tp_http_req *r, unsigned status, int code, const char *msg,
+			      const char *const *headers)
+{
+	struct mg_buf b;
+
+	mg_buf_init(&b, 4096);
+	mg_buf_addf(&b, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,\"message\":", code);
+	jx_quote(msg, strlen(msg), &b);
+	mg_buf_adds(&b, "}}");
+	tp_http_respond(r, status, "application/json", b.data, b.len, headers);
+	mg_buf_release(&b);
+}
+
+/* ---- checks at the door ---- */
+
+/* DNS rebinding: a page on evil.example can make a browser talk to
+ * 127.0.0.1 under its own name.  On a loopback address, only loopback
+ * names are valid Hosts; an Origin, when sent, must name the same host. */
+static bool host_allowed(struct tp_mcp_http *h, const char *host)
+{
+	char want[128];
+	static const char *const names[] = { "localhost", "127.0.0.1", "[::1]" };
+	uint16_t port = tp_http_server_port(h->http);
+	const char *bind = h->cfg.host;
+
+	if (!host)
+		return false;
+	if (strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0)
+		return true;    /* any name reaches us: the token protects */
+	for (size_t i = 0; i < MG_ARRAY_LEN(names) + 1; i++) {
+		const char *n = i < MG_ARRAY_LEN(names) ? names[i] : bind;
+
+		snprintf(want, sizeof(want), "%s:%u", n, port);
+		if (strcasecmp(host, want) == 0 || (port == 80 && strcasecmp(host, n) == 0))
+			return true;
+	}
+	return false;
+}
+
+static bool origin_allowed(struct tp_mcp_http *h, const char *origin, const char *host)
+{
+	const char *rest;
+
+	if (!origin)
+		return true;            /* not a browser */
+	if (mg_starts_with(origin, "http://"))
+		rest = origin + 7;
+	else if (mg_starts_with(origin, "https://"))
+		rest = origin + 8;
+	else
+		return false;
+	return host && strcasecmp(rest, host) == 0;
+}
+
+static void cred_hash(const char *auth, unsigned char out[32])
+{
+	crypto_generichash(out, 32, (const unsigned char *)(auth ? auth : ""),
+			   auth ? strlen(auth) : 0, NULL, 0);
+}
+
+static bool authorized(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	const char *auth = tp_http_header(r, "Authorization");
+	size_t tl;
+
+	if (!h->cfg.token)
+		return true;
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	auth += 7;
+	tl = strlen(h->cfg.token);
+	return strlen(auth) == tl &&
+	       sodium_memcmp(auth, h->cfg.token, tl) == 0;     /* constant time */
+}
+
+static bool door(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	static const char *const www[] = { "WWW-Authenticate", "Bearer realm=\"mcpguard\"", NULL };
+	const char *host = tp_http_header(r, "Host");
+
+	if (!host_allowed(h, host) || !origin_allowed(h, tp_http_header(r, "Origin"), host)) {
+		answer_json_error(r, 403, -32600, "Forbidden: Host or Origin not allowed",
+				  NULL);
+		return false;
+	}
+	if (!authorized(h, r)) {
+		answer_json_error(r, 401, -32600,
+				  "Unauthorized: send 'Authorization: Bearer <token>'", www);
+		return false;
+	}
+	return true;
+}
+
+static bool accepts(struct tp_http_req *r, const char *type)
+{
+	const char *a = tp_http_header(r, "Accept");
+
+	return !a || strstr(a, type) || strstr(a, "*/*");
+}
+
+static bool version_ok(struct tp_mcp_http *h, const char *v)
+{
+	for (size_t i = 0; h->cfg.versions && h->cfg.versions[i]; i++)
+		if (strcmp(h->cfg.versions[i], v) == 0)
+			return true;
+	return false;
+}
+
+/* ---- sessions ---- */
+
+static struct tp_mcp_conn *conn_new(struct tp_mcp_http *h, struct tp_http_req *r, bool legacy)
+{
+	struct tp_mcp_conn *c = MG_NEW(struct tp_mcp_conn);
+	unsigned char rnd[32];
+
+	c->h = h;
+	c->legacy_sse = legacy;
+	/* 256 random bits: a session id is unguessable, and bound to the
+	 * credential that opened it. */
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(c->id, sizeof(c->id), rnd, sizeof(rnd));
+	if (h->cfg.token) {
+		c->has_cred = true;
+		cred_hash(tp_http_header(r, "Authorization"), c->cred);
+	}
+	mg_map_init(&c->exchanges);
+	mg_list_init(&c->pending);
+	mg_list_init(&c->replay);
+	c->next_stream = 1;
+	c->last_active_ms = mg_now_ms();
+	mg_map_puts(&h->sessions, c->id, c);
+	mg_list_add_tail(&h->conns, &c->node);
+	c->upper = h->ops->open(h->ctx, c);
+	return c;
+}
+
+static struct tp_mcp_conn *conn_find(struct tp_mcp_http *h, struct tp_http_req *r,
+				     const char *sid)
+{
+	struct tp_mcp_conn *c = sid ? mg_map_gets(&h->sessions, sid) : NULL;
+	unsigned char cred[32];
+
+	if (!c || c->closing)
+		return NULL;
+	if (c->has_cred) {
+		cred_hash(tp_http_header(r, "Authorization"), cred);
+		if (sodium_memcmp(cred, c->cred, sizeof(cred)) != 0)
+			return NULL;    /* another credential: as if unknown */
+	}
+	c->last_active_ms = mg_now_ms();
+	return c;
+}
+
+static void bind_req(struct tp_http_req *r, enum bind_kind kind, struct tp_mcp_conn *c,
+		     struct exchange *ex)
+{
+	struct binding *b = MG_NEW(struct binding);
+
+	b->kind = kind;
+	b->conn = c;
+	b->ex = ex;
+	tp_http_set_data(r, b);
+	c->nreqs++;
+}
+
+static void free_events(struct mg_list *l)
+{
+	struct mg_list *pos, *tmp;
+
+	mg_list_each_safe(pos, tmp, l) {
+		mg_list_del(pos);
+		free(mg_container_of(pos, struct event, node));
+	}
+}
+
+static void exchange_free(struct exchange *ex)
+{
+	mg_buf_release(&ex->early);
+	free(ex->rel);
+	free(ex);
+}
+
+static void conn_maybe_free(struct tp_mcp_conn *c)
+{
+	size_t it = 0;
+	void *v;
+
+	if (!c->closing || !c->upper_closed || c->nreqs > 0)
+		return;
+	while (mg_map_next(&c->exchanges, &it, NULL, NULL, &v))
+		exchange_free(v);
+	mg_map_release(&c->exchanges);
+	free_events(&c->pending);
+	free_events(&c->replay);
+	mg_list_del(&c->node);
+	free(c);
+}
+
+void tp_mcp_conn_close(struct tp_mcp_conn *c)
+{
+	struct tp_mcp_http *h = c->h;
+	size_t it = 0;
+	void *v;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	mg_map_dels(&h->sessions, c->id);
+	if (c->listen)
+		tp_http_stream_end(c->listen);
+	while (mg_map_next(&c->exchanges, &it, NULL, NULL, &v)) {
+		struct exchange *ex = v;
+
+		if (ex->req && tp_http_is_streaming(ex->req))
+			tp_http_stream_end(ex->req);
+	}
+	/* The upper layer hears of it from the loop, not from inside
+	 * whatever call closed the session. */
+	mg_list_del(&c->node);
+	mg_list_add_tail(&h->closing, &c->node);
+	uv_timer_start(&h->reaper, reap, 0, 0);
+}
+
+const char *tp_mcp_conn_id(const struct tp_mcp_conn *c)
+{
+	return c->id;
+}
+
+size_t tp_mcp_http_sessions(const struct tp_mcp_http *h)
+{
+	return h->sessions.count;
+}
+
+uint16_t tp_mcp_http_port(const struct tp_mcp_http *h)
+{
+	return tp_http_server_port(h->http);
+}
+
+/* ---- events ---- */
+
+static void keep_for_replay(struct tp_mcp_conn *c, struct event *e)
+{
+	mg_list_add_tail(&c->replay, &e->node);
+	c->replay_bytes += e->len;
+	while (c->replay_bytes > c->h->cfg.replay_max && !mg_list_empty(&c->replay)) {
+		struct event *old = mg_container_of(c->replay.next, struct event, node);
+
+		mg_list_del(&old->node);
+		c->replay_bytes -= old->len;
+		free(old);
+	}
+}
+
+/* Format one SSE event.  A message never holds a raw newline once framed,
+ * but one from an HTTP upstream may be pretty-printed: each line becomes a
+ * data: line, which the client joins back with "\n". */
+static struct event *make_event(struct tp_mcp_conn *c, uint32_t stream, const char *line,
+				size_t len, bool with_id)
+{
+	struct mg_buf b;
+	struct event *e;
+	uint64_t seq = ++c->next_seq;
+
+	mg_buf_init(&b, len * 2 + 128);
+	if (with_id)
+		mg_buf_addf(&b, "id: %u-%llu\n", stream, (unsigned long long)seq);
+	mg_buf_adds(&b, "event: message\n");
+	for (const char *p = line, *end = line + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		mg_buf_adds(&b, "data: ");
+		mg_buf_add(&b, p, n);
+		mg_buf_addc(&b, '\n');
+		p += n + (nl ? 1 : 0);
+	}
+	mg_buf_addc(&b, '\n');
+	e = mg_malloc(sizeof(*e) + b.len);
+	e->stream = stream;
+	e->seq = seq;
+	e->len = b.len;
+	memcpy(e->text, b.data, b.len);
+	mg_buf_release(&b);
+	return e;
+}
+
+/* Write to a live stream; a client that does not read loses the stream. */
+static void write_event(struct tp_http_req *r, const struct event *e)
+{
+	if (r && tp_http_stream_write(r, e->text, e->len) == -ENOBUFS) {
+		mg_warn("an MCP client does not read its event stream; closing it");
+		tp_http_stream_end(r);
+	}
+}
+
+static void send_on_stream(struct tp_mcp_conn *c, struct tp_http_req *r, uint32_t stream,
+			   const char *line, size_t len)
+{
+	struct event *e = make_event(c, stream, line, len, !c->legacy_sse);
+
+	write_event(r, e);
+	if (c->legacy_sse)
+		free(e);
+	else
+		keep_for_replay(c, e);
+}
+
+static void queue_pending(struct tp_mcp_conn *c, const char *line, size_t len)
+{
+	struct event *e = mg_malloc(sizeof(*e) + len);
+
+	if (c->pending_bytes + len > PENDING_MAX_BYTES) {
+		mg_warn("session %.8s: no GET stream open and %u bytes waiting; dropping a message",
+			c->id, PENDING_MAX_BYTES);
+		free(e);
+		return;
+	}
+	e->len = len;
+	memcpy(e->text, line, len);
+	mg_list_add_tail(&c->pending, &e->node);
+	c->pending_bytes += len;
+}
+
+static void finish_exchange(struct tp_mcp_conn *c, struct exchange *ex)
+{
+	mg_map_del(&c->exchanges, ex->rel, ex->rel_len);
+	if (ex->req) {
+		struct binding *b = tp_http_get_data(ex->req);
+
+		if (b)
+			b->ex = NULL;
+		if (tp_http_is_streaming(ex->req))
+			tp_http_stream_end(ex->req);
+	}
+	exchange_free(ex);
+}
+
+int tp_mcp_conn_send(struct tp_mcp_conn *c, const char *line, size_t len, const char *rel,
+		     size_t rel_len, bool final)
+{
+	struct exchange *ex = rel ? mg_map_get(&c->exchanges, rel, rel_len) : NULL;
+
+	if (c->closing)
+		return -EPIPE;
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (ex && !ex->decided) {
+		/* Still inside the POST's handling: decide JSON or SSE after. */
+		mg_buf_add(&ex->early, line, len);
+		mg_buf_addc(&ex->early, '\n');
+		ex->early_count++;
+		ex->final_seen = ex->final_seen || final;
+		return 0;
+	}
+	if (ex) {
+		send_on_stream(c, ex->req, ex->stream, line, len);
+		if (final)
+			finish_exchange(c, ex);
+		return 0;
+	}
+	if (c->listen)
+		send_on_stream(c, c->listen, c->listen_stream, line, len);
+	else
+		queue_pending(c, line, len);
+	return 0;
+}
+
+/* ---- POST /mcp ---- */
+
+static const char *const *session_header(struct tp_mcp_conn *c, const char **hdr)
+{
+	hdr[0] = "Mcp-Session-Id";
+	hdr[1] = c->id;
+	hdr[2] = NULL;
+	return hdr;
+}
+
+/* Answer a POSTed request once it has been handed up. */
+static void answer_exchange(struct tp_mcp_conn *c, struct tp_http_req *r, struct exchange *ex)
+{
+	const char *hdr[3];
+
+	ex->decided = true;
+	session_header(c, hdr);
+	if (ex->final_seen && ex->early_count == 1) {
+		/* Only the response: plain JSON. */
+		size_t n = ex->early.len;
+
+		while (n && ex->early.data[n - 1] == '\n')
+			n--;
+		tp_http_respond(r, 200, "application/json", ex->early.data, n, hdr);
+		ex->req = NULL;
+		finish_exchange(c, ex);
+		return;
+	}
+	tp_http_stream_open(r, 200, "text/event-stream", hdr);
+	ex->req = r;
+	bind_req(r, BIND_EXCHANGE, c, ex);
+	for (const char *p = ex->early.data, *end = p + ex->early.len; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		send_on_stream(c, r, ex->stream, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+	mg_buf_release(&ex->early);
+	if (ex->final_seen)
+		finish_exchange(c, ex);
+}
+
+struct peek {
+	bool request;
+	bool initialize;
+	struct jx_span id;
+};
+
+/* What kind of message a body is, without a full parse (the gateway
+ * parses it).  Malformed text: -EINVAL. */
+static int peek_message(const char *body, size_t len, struct peek *p)
+{
+	static const char *const mpath[] = { "method" };
+	static const char *const ipath[] = { "id" };
+	struct jx_span m;
+	int rm, ri;
+
+	memset(p, 0, sizeof(*p));
+	rm = jx_find(body, len, mpath, 1, &m);
+	ri = jx_find(body, len, ipath, 1, &p->id);
+	if (rm == -EINVAL || ri == -EINVAL)
+		return -EINVAL;
+	p->request = rm == 0 && ri == 0;
+	p->initialize = rm == 0 && m.len == 12 && memcmp(body + m.off, "\"initialize\"", 12) == 0;
+	return 0;
+}
+
+static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	const char *ctype = tp_http_header(r, "Content-Type");
+	const char *sid = tp_http_header(r, "Mcp-Session-Id");
+	const char *version = tp_http_header(r, "MCP-Protocol-Version");
+	struct tp_mcp_conn *c;
+	struct exchange *ex;
+	struct peek pk;
+	const char *body;
+	size_t len, i = 0;
+
+	body = tp_http_body(r, &len);
+	if (!ctype || !mg_starts_with(ctype, "application/json")) {
+		answer_json_error(r, 415, -32600, "Content-Type must be application/json", NULL);
+		return;
+	}
+	if (!accepts(r, "application/json") && !accepts(r, "text/event-stream")) {
+		answer_json_error(r, 406, -32600,
+				  "Accept must list application/json and text/event-stream", NULL);
+		return;
+	}
+	while (i < len && strchr(" \t\r\n", body[i]))
+		i++;
+	if (i < len && body[i] == '[') {
+		answer_json_error(r, 400, -32600, "JSON-RPC batches are not supported", NULL);
+		return;
+	}
+	if (peek_message(body, len, &pk)) {
+		answer_json_error(r, 400, -32700, "Parse error: the body is not a JSON object", NULL);
+		return;
+	}
+	if (pk.initialize && !sid) {
+		if (h->sessions.count >= h->cfg.max_sessions) {
+			answer_json_error(r, 503, -32600, "too many sessions", NULL);
+			return;
+		}
+		c = conn_new(h, r, false);
+	} else if (pk.initialize) {
+		answer_json_error(r, 400, -32600, "Bad Request: the session is already initialized",
+				  NULL);
+		return;
+	} else if (!sid) {
+		answer_json_error(r, 400, -32600, "Bad Request: Mcp-Session-Id header is required",
+				  NULL);
+		return;
+	} else if (!(c = conn_find(h, r, sid)) || c->legacy_sse) {
+		answer_json_error(r, 404, -32600, "Session not found", NULL);
+		return;
+	} else if (version && !version_ok(h, version)) {
+		answer_json_error(r, 400, -32600, "Bad Request: unsupported MCP-Protocol-Version",
+				  NULL);
+		return;
+	}
+	if (!pk.request) {
+		h->ops->message(c->upper, body, len);
+		tp_http_respond(r, 202, NULL, "", 0, NULL);
+		return;
+	}
+	if (mg_map_get(&c->exchanges, body + pk.id.off, pk.id.len)) {
+		answer_json_error(r, 400, -32600, "a request with this id is still in flight", NULL);
+		return;
+	}
+	ex = MG_NEW(struct exchange);
+	ex->conn = c;
+	ex->rel = mg_memdup0(body + pk.id.off, pk.id.len);
+	ex->rel_len = pk.id.len;
+	ex->stream = c->next_stream++;
+	mg_buf_init(&ex->early, h->cfg.stream_queue_max);
+	mg_map_put(&c->exchanges, ex->rel, ex->rel_len, ex);
+	h->ops->message(c->upper, body, len);
+	if (c->closing) {
+		ex->decided = true;
+		finish_exchange(c, ex);
+		answer_json_error(r, 404, -32600, "Session closed", NULL);
+		return;
+	}
+	answer_exchange(c, r, ex);
+}
+
+/* ---- GET /mcp and DELETE /mcp ---- */
+
+static void resume_stream(struct tp_mcp_conn *c, struct tp_http_req *r, const char *last)
+{
+	unsigned stream;
+	unsigned long long seq;
+	struct mg_list *pos;
+	size_t it = 0;
+	void *v;
+	const char *hdr[3];
+
+	if (sscanf(last, "%u-%llu", &stream, &seq) != 2) {
+		answer_json_error(r, 400, -32600, "Bad Request: malformed Last-Event-ID", NULL);
+		return;
+	}
+	tp_http_stream_open(r, 200, "text/event-stream", session_header(c, hdr));
+	for (pos = c->replay.next; pos != &c->replay; pos = pos->next) {
+		struct event *e = mg_container_of(pos, struct event, node);
+
+		if (e->stream == stream && e->seq > seq)
+			tp_http_stream_write(r, e->text, e->len);
+	}
+	/* The request whose stream broke is still running: carry on here. */
+	while (mg_map_next(&c->exchanges, &it, NULL, NULL, &v)) {
+		struct exchange *ex = v;
+
+		if (ex->stream == stream && ex->decided && !ex->req) {
+			ex->req = r;
+			bind_req(r, BIND_EXCHANGE, c, ex);
+			return;
+		}
+	}
+	if (stream == c->listen_stream && !c->listen) {
+		c->listen = r;
+		bind_req(r, BIND_LISTEN, c, NULL);
+		return;
+	}
+	tp_http_stream_end(r);          /* nothing more will come on it */
+}
+
+static void get_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	struct tp_mcp_conn *c;
+	const char *sid = tp_http_header(r, "Mcp-Session-Id");
+	const char *last = tp_http_header(r, "Last-Event-ID");
+	const char *hdr[3];
+	struct mg_list *pos, *tmp;
+
+	if (!accepts(r, "text/event-stream")) {
+		answer_json_error(r, 406, -32600, "Accept must list text/event-stream", NULL);
+		return;
+	}
+	if (!sid) {
+		answer_json_error(r, 400, -32600, "Bad Request: Mcp-Session-Id header is required",
+				  NULL);
+		return;
+	}
+	if (!(c = conn_find(h, r, sid)) || c->legacy_sse) {
+		answer_json_error(r, 404, -32600, "Session not found", NULL);
+		return;
+	}
+	if (last) {
+		resume_stream(c, r, last);
+		return;
+	}
+	if (c->listen) {
+		answer_json_error(r, 409, -32600, "Conflict: this session already has a GET stream",
+				  NULL);
+		return;
+	}
+	tp_http_stream_open(r, 200, "text/event-stream", session_header(c, hdr));
+	c->listen = r;
+	c->listen_stream = c->next_stream++;
+	bind_req(r, BIND_LISTEN, c, NULL);
+	mg_list_each_safe(pos, tmp, &c->pending) {
+		struct event *e = mg_container_of(pos, struct event, node);
+
+		mg_list_del(pos);
+		c->pending_bytes -= e->len;
+		send_on_stream(c, r, c->listen_stream, e->text, e->len);
+		free(e);
+	}
+}
+
+static void delete_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	struct tp_mcp_conn *c;
+	const char *sid = tp_http_header(r, "Mcp-Session-Id");
+
+	if (!sid) {
+		answer_json_error(r, 400, -32600, "Bad Request: Mcp-Session-Id header is required",
+				  NULL);
+		return;
+	}
+	if (!(c = conn_find(h, r, sid))) {
+		answer_json_error(r, 404, -32600, "Session not found", NULL);
+		return;
+	}
+	tp_mcp_conn_close(c);
+	tp_http_respond(r, 200, NULL, "", 0, NULL);
+}
+
+/* ---- legacy HTTP+SSE (2024-11-05): GET /sse, POST /messages ---- */
+
+static void open_legacy_sse(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	struct tp_mcp_conn *c;
+	char ev[160];
+	int n;
+
+	if (h->sessions.count >= h->cfg.max_sessions) {
+		answer_json_error(r, 503, -32600, "too many sessions", NULL);
+		return;
+	}
+	c = conn_new(h, r, true);
+	tp_http_stream_open(r, 200, "text/event-stream", NULL);
+	c->listen = r;
+	bind_req(r, BIND_LEGACY_SSE, c, NULL);
+	n = snprintf(ev, sizeof(ev), "event: endpoint\ndata: /messages?sessionId=%s\n\n", c->id);
+	tp_http_stream_write(r, ev, (size_t)n);
+}
+
+static void post_legacy_message(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	struct tp_mcp_conn *c;
+	const char *sid = tp_http_query(r, "sessionId");
+	const char *body;
+	size_t len;
+
+	if (!sid) {
+		answer_json_error(r, 400, -32600, "Bad Request: sessionId is required", NULL);
+		return;
+	}
+	if (!(c = conn_find(h, r, sid)) || !c->legacy_sse) {
+		answer_json_error(r, 404, -32600, "Session not found", NULL);
+		return;
+	}
+	body = tp_http_body(r, &len);
+	h->ops->message(c->upper, body, len);
+	tp_http_respond(r, 202, "text/plain", "Accepted", 8, NULL);
+}
+
+/* ---- dispatch ---- */
+
+static void on_request(void *ctx, struct tp_http_req *r)
+{
+	struct tp_mcp_http *h = ctx;
+	const char *path = tp_http_path(r), *method = tp_http_method(r);
+	static const char *const allow[] = { "Allow", "GET, POST, DELETE", NULL };
+
+	if (h->stopping) {
+		answer_json_error(r, 503, -32600, "the gateway is stopping", NULL);
+		return;
+	}
+	if (strcmp(path, "/health") == 0) {
+		tp_http_respond(r, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+		return;
+	}
+	if (!door(h, r))
+		return;
+	if (h->cfg.streamable && strcmp(path, "/mcp") == 0) {
+		if (strcmp(method, "POST") == 0)
+			post_mcp(h, r);
+		else if (strcmp(method, "GET") == 0)
+			get_mcp(h, r);
+		else if (strcmp(method, "DELETE") == 0)
+			delete_mcp(h, r);
+		else
+			answer_json_error(r, 405, -32600, "Method not allowed", allow);
+	} else if (h->cfg.sse && strcmp(path, "/sse") == 0 && strcmp(method, "GET") == 0) {
+		open_legacy_sse(h, r);
+	} else if (h->cfg.sse && strcmp(path, "/messages") == 0 && strcmp(method, "POST") == 0) {
+		post_legacy_message(h, r);
+	} else {
+		answer_json_error(r, 404, -32600, "Not found", NULL);
+	}
+}
+
+static void on_done(void *ctx, struct tp_http_req *r, bool aborted)
+{
+	struct binding *b = tp_http_get_data(r);
+	struct tp_mcp_conn *c;
+
+	if (!b)
+		return;
+	c = b->conn;
+	switch (b->kind) {
+	case BIND_EXCHANGE:
+		/* Legacy semantics: a dropped stream is not a cancel; the
+		 * request goes on and the client may resume. */
+		if (b->ex && b->ex->req == r)
+			b->ex->req = NULL;
+		break;
+	case BIND_LISTEN:
+		if (c->listen == r)
+			c->listen = NULL;
+		break;
+	case BIND_LEGACY_SSE:
+		if (c->listen == r)
+			c->listen = NULL;
+		tp_mcp_conn_close(c);   /* that stream is the session */
+		break;
+	default:
+		break;
+	}
+	free(b);
+	c->nreqs--;
+	conn_maybe_free(c);
+}
+
+static const struct tp_http_server_ops http_ops = { on_request, on_done };
+
+/* ---- timers: upper closes, idle expiry ---- */
+
+static void reap(uv_timer_t *t)
+{
+	struct tp_mcp_http *h = t->data;
+
+	while (!mg_list_empty(&h->closing)) {
+		struct tp_mcp_conn *c = mg_container_of(h->closing.next, struct tp_mcp_conn, node);
+
+		mg_list_del(&c->node);
+		mg_list_init(&c->node);
+		c->upper_closed = true;
+		h->ops->close(c->upper);
+		conn_maybe_free(c);
+	}
+}
+
+static void sweep(uv_timer_t *t)
+{
+	struct tp_mcp_http *h = t->data;
+	uint64_t now = mg_now_ms();
+	struct mg_list *pos, *tmp;
+
+	mg_list_each_safe(pos, tmp, &h->conns) {
+		struct tp_mcp_conn *c = mg_container_of(pos, struct tp_mcp_conn, node);
+
+		if (!c->listen && c->nreqs == 0 && now - c->last_active_ms > h->cfg.session_idle_ms) {
+			mg_info("session %.8s... idle for %llu s; closing it", c->id,
+				(unsigned long long)(now - c->last_active_ms) / 1000);
+			tp_mcp_conn_close(c);
+		}
+	}
+}
+
+int tp_mcp_http_start(uv_loop_t *loop, const struct tp_mcp_http_config *cfg,
+		      const struct tp_mcp_http_ops *ops, void *ctx, struct tp_mcp_http **out,
+		      struct mg_err *err)
+{
+	struct tp_mcp_http *h = MG_NEW(struct tp_mcp_http);
+	struct tp_http_config hc = {
+		.host = cfg->host, .port = cfg->port, .max_body = cfg->max_body,
+		.max_connections = cfg->max_connections,
+		.stream_queue_max = cfg->stream_queue_max, .idle_timeout_s = 0,
+	};
+	int rc;
+
+	h->loop = loop;
+	h->cfg = *cfg;
+	h->ops = ops;
+	h->ctx = ctx;
+	mg_map_init(&h->sessions);
+	mg_list_init(&h->conns);
+	mg_list_init(&h->closing);
+	rc = tp_http_server_start(loop, &hc, &http_ops, h, &h->http, err);
+	if (rc) {
+		mg_map_release(&h->sessions);
+		free(h);
+		return rc;
+	}
+	uv_timer_init(loop, &h->sweep);
+	uv_timer_init(loop, &h->reaper);
+	h->sweep.data = h->reaper.data = h;
+	uv_timer_start(&h->sweep, sweep, SWEEP_MS, SWEEP_MS);
+	*out = h;
+	return 0;
+}
+
+static void mcp_handle_closed(uv_handle_t *hd)
+{
+	struct tp_mcp_http *h = hd->data;
+
+	if (--h->open_handles == 0 && !h->http) {
+		void (*done)(void *) = h->stopped;
+		void *ctx = h->stopped_ctx;
+
+		mg_map_release(&h->sessions);
+		free(h);
+		if (done)
+			done(ctx);
+	}
+}
+
+static void http_stopped(void *ctx)
+{
+	struct tp_mcp_http *h = ctx;
+
+	h->http = NULL;
+	reap(&h->reaper);               /* upper closes still due */
+	h->open_handles = 2;
+	uv_close((uv_handle_t *)&h->sweep, mcp_handle_closed);
+	uv_close((uv_handle_t *)&h->reaper, mcp_handle_closed);
+}
+
+void tp_mcp_http_stop(struct tp_mcp_http *h, void (*done)(void *ctx), void *ctx)
+{
+	struct mg_list *pos, *tmp;
+
+	if (h->stopping)
+		return;
+	h->stopping = true;
+	h->stopped = done;
+	h->stopped_ctx = ctx;
+	mg_list_each_safe(pos, tmp, &h->conns)
+		tp_mcp_conn_close(mg_container_of(pos, struct tp_mcp_conn, node));
+	reap(&h->reaper);
+	tp_http_server_stop(h->http, http_stopped, h);
+}

@@ -1,0 +1,63 @@
+/* MCP over HTTP, the server side: Streamable HTTP at one path (POST, GET,
+ * DELETE with Mcp-Session-Id sessions, answers as JSON or per-request
+ * event streams, resumption with Last-Event-ID) and the legacy HTTP+SSE
+ * transport (GET /sse, POST /messages).  It owns the security checks at the
+ * door: bearer token, Host and Origin (DNS rebinding), body and queue caps.
+ * It frames messages and routes them to the right stream; what a message
+ * means is the layer above's business. */
+#ifndef MG_TP_MCP_HTTP_H
+#define MG_TP_MCP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/err.h"
+
+struct tp_mcp_http;
+struct tp_mcp_conn;             /* one client session */
+
+struct tp_mcp_http_ops {
+	/* A client session starts; return the upper layer's state for it. */
+	void *(*open)(void *ctx, struct tp_mcp_conn *c);
+	/* One message from the client (valid during the call). */
+	void (*message)(void *sess, const char *line, size_t len);
+	/* The session is over (DELETE, expiry, its stream closed, stop).
+	 * Called from the loop, never inside tp_mcp_conn_send. */
+	void (*close)(void *sess);
+};
+
+struct tp_mcp_http_config {
+	const char *host;               /* bind address (default 127.0.0.1) */
+	uint16_t port;
+	bool streamable;                /* serve Streamable HTTP at /mcp */
+	bool sse;                       /* serve legacy HTTP+SSE at /sse, /messages */
+	const char *token;              /* bearer token; NULL = no authentication */
+	size_t max_body;                /* 413 beyond */
+	size_t max_sessions;
+	size_t max_connections;
+	size_t stream_queue_max;        /* per stream */
+	size_t replay_max;              /* bytes of events kept per session for resumption */
+	uint64_t session_idle_ms;       /* sessions idle this long are closed */
+	const char *const *versions;    /* valid MCP-Protocol-Version values */
+};
+
+int tp_mcp_http_start(uv_loop_t *loop, const struct tp_mcp_http_config *cfg,
+		      const struct tp_mcp_http_ops *ops, void *ctx, struct tp_mcp_http **out,
+		      struct mg_err *err);
+uint16_t tp_mcp_http_port(const struct tp_mcp_http *h);
+size_t tp_mcp_http_sessions(const struct tp_mcp_http *h);
+/* End every session (ops->close for each), stop listening, then done. */
+void tp_mcp_http_stop(struct tp_mcp_http *h, void (*done)(void *ctx), void *ctx);
+
+/* Send one message to the session's client.  rel/rel_len: the exact id
+ * text of the client request it belongs to (its response, its progress, a
+ * request it caused), or NULL; final: this is that request's response. */
+int tp_mcp_conn_send(struct tp_mcp_conn *c, const char *line, size_t len, const char *rel,
+		     size_t rel_len, bool final);
+/* End the session from the server side (ops->close follows, later). */
+void tp_mcp_conn_close(struct tp_mcp_conn *c);
+const char *tp_mcp_conn_id(const struct tp_mcp_conn *c);
+
+#endif
