@@ -73,6 +73,37 @@ for suite in 0.1.16 next-2025-11-25; do
 	echo "   mcpguard passes $(grep -c '^PASS' "$out/$suite-gateway.txt")/$(grep -c . "$out/$suite-direct.txt")" \
 		"(the bridge itself fails dns-rebinding-protection)"
 done
+# The gateway itself over HTTP (no bridge): every scenario must pass,
+# dns-rebinding-protection included.
+port=$(free_port)
+ASAN_OPTIONS=detect_leaks=1 "$gateway" gateway run --catalog "$out/catalog.yaml" --no-cache \
+	--transport streaming,sse --port "$port" --allow-unauthenticated \
+	--audit-log "$out/audit-http.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
+gw_pid=$!
+for _ in $(seq 1 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	sleep 0.1
+done
+for suite in 0.1.16 next-2025-11-25; do
+	case $suite in
+	0.1.16) runner="$root/tests/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+		args=(--suite all) ;;
+	next-2025-11-25) runner="$root/tests/node_modules/conformance-next/dist/index.js"
+		args=(--requirements 2025-11-25) ;;
+	esac
+	echo "== conformance $suite (${args[*]}) against mcpguard over HTTP"
+	timeout 600 "$NODE22" "$runner" server --url "http://127.0.0.1:$port/mcp" "${args[@]}" \
+		-o "$out/http-$suite" >"$out/http-$suite.log" 2>&1 || true
+	passed=$(grep -cE '^✓' "$out/http-$suite.log" || true)
+	failed=$(grep -cE '^✗' "$out/http-$suite.log" || true)
+	echo "   $passed passed, $failed failed $(grep -E '^✗' "$out/http-$suite.log" | cut -d: -f1 | tr '\n' ' ')"
+	if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
+		echo "conformance: $suite over HTTP: not every scenario passed (log: $out/http-$suite.log)" >&2
+		status=1
+	fi
+done
+kill -TERM "$gw_pid"
+wait "$gw_pid" || { echo "conformance: the HTTP gateway exited with status $?" >&2; status=1; }
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log"; then
 	echo "conformance: the gateway reported a sanitizer error:" >&2
 	grep -A20 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log" | head -60 >&2
