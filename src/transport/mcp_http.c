@@ -115,6 +115,11 @@ static void answer_json_error(struct tp_http_req *r, unsigned status, int code, 
 
 /* ---- checks at the door ---- */
 
+static bool all_interfaces(const char *bind)
+{
+	return strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0;
+}
+
 /* DNS rebinding: a page on evil.example can make a browser talk to
  * 127.0.0.1 under its own name.  On a loopback address, only loopback
  * names are valid Hosts; an Origin, when sent, must name the same host. */
@@ -127,7 +132,7 @@ static bool host_allowed(struct tp_mcp_http *h, const char *host)
 
 	if (!host)
 		return false;
-	if (strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0)
+	if (all_interfaces(bind))
 		return true;    /* any name reaches us: the token protects */
 	for (size_t i = 0; i < MG_ARRAY_LEN(names) + 1; i++) {
 		const char *n = i < MG_ARRAY_LEN(names) ? names[i] : bind;
@@ -151,7 +156,9 @@ static bool origin_allowed(struct tp_mcp_http *h, const char *origin, const char
 		rest = origin + 8;
 	else
 		return false;
-	return host && strcasecmp(rest, host) == 0;
+	/* Same origin, or another name of this same loopback endpoint. */
+	return (host && strcasecmp(rest, host) == 0) ||
+	       (!all_interfaces(h->cfg.host) && host_allowed(h, rest));
 }
 
 static void cred_hash(const char *auth, unsigned char out[32])

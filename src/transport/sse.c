@@ -73,6 +73,7 @@ static int dispatch(struct tp_sse *p)
 	}
 	mg_buf_truncate(&p->data, p->data.len - 1);     /* the last "\n" */
 	ev.type = p->type_len ? p->type : "message";
+	ev.type_len = p->type_len ? p->type_len : strlen("message");
 	ev.data = p->data.data;
 	ev.len = p->data.len;
 	ev.id = p->last_id;

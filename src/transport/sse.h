@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/buf.h"
 
@@ -38,7 +39,10 @@
 #define TP_SSE_RETRY_MAX 86400000
 
 struct tp_sse_event {
-	const char *type;       /* "message" when the event had no event: field */
+	/* "message" when the event had no event: field; NUL-terminated, but
+	 * compare with type_len: a hostile stream may put a NUL inside. */
+	const char *type;
+	size_t type_len;
 	const char *data;       /* data: lines joined with "\n", NUL-terminated */
 	size_t len;             /* length of data, at most the cap */
 	const char *id;         /* last event ID after this event; "" = none */
@@ -80,6 +84,12 @@ struct tp_sse {
 	bool oversize;          /* current event is being discarded */
 	uint64_t events;        /* events dispatched so far */
 };
+
+/* Is the event of this type (exactly, NUL bytes included)? */
+static inline bool tp_sse_is_type(const struct tp_sse_event *ev, const char *type)
+{
+	return ev->type_len == strlen(type) && memcmp(ev->type, type, ev->type_len) == 0;
+}
 
 /* max: cap on one event's joined data (bytes).  ops and ctx are borrowed. */
 void tp_sse_init(struct tp_sse *p, size_t max, const struct tp_sse_ops *ops, void *ctx);

@@ -33,20 +33,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	} while (0)
 
 /* A log of callbacks, one record per callback:
- *   'E' type '\0' id '\0' len(8 bytes) data   for an event,
+ *   'E' type_len(8 bytes) type id '\0' len(8 bytes) data   for an event,
  *   'O' field '\0'                             for an oversize report. */
 struct log {
 	struct mg_buf b;
 	size_t n;
 };
 
-static void log_event(struct log *l, const char *type, const char *id, const char *d,
-		      size_t len)
+static void log_event(struct log *l, const char *type, size_t type_len, const char *id,
+		      const char *d, size_t len)
 {
-	uint64_t n64 = len;
+	uint64_t n64 = len, t64 = type_len;
 
 	CHECK(mg_buf_addc(&l->b, 'E') == 0);
-	CHECK(mg_buf_add(&l->b, type, strlen(type) + 1) == 0);
+	CHECK(mg_buf_add(&l->b, &t64, sizeof(t64)) == 0);
+	CHECK(mg_buf_add(&l->b, type, type_len) == 0);
 	CHECK(mg_buf_add(&l->b, id, strlen(id) + 1) == 0);
 	CHECK(mg_buf_add(&l->b, &n64, sizeof(n64)) == 0);
 	CHECK(mg_buf_add(&l->b, d, len) == 0);
@@ -85,8 +86,12 @@ static int on_event(void *ctx, const struct tp_sse_event *ev)
 	CHECK(!r->stopped);
 	CHECK(ev->len <= r->p->max);
 	CHECK(ev->data[ev->len] == '\0');
-	CHECK(strlen(ev->type) <= TP_SSE_TYPE_MAX && strlen(ev->id) <= TP_SSE_ID_MAX);
-	log_event(&r->log, ev->type, ev->id, ev->data, ev->len);
+	CHECK(ev->type_len <= TP_SSE_TYPE_MAX && ev->type_len > 0);
+	CHECK(ev->type[ev->type_len] == '\0');
+	CHECK(strlen(ev->id) <= TP_SSE_ID_MAX);
+	CHECK(tp_sse_is_type(ev, "message") ==
+	      (ev->type_len == 7 && memcmp(ev->type, "message", 7) == 0));
+	log_event(&r->log, ev->type, ev->type_len, ev->id, ev->data, ev->len);
 	return stop_here(r);
 }
 
@@ -115,6 +120,7 @@ struct ref {
 	char *data;             /* joined data with a "\n" after each line */
 	size_t data_len;
 	char type[TP_SSE_TYPE_MAX + 1];
+	size_t type_len;
 	char id_buf[TP_SSE_ID_MAX + 1];
 	char last_id[TP_SSE_ID_MAX + 1];
 	int64_t retry;
@@ -142,11 +148,16 @@ static void ref_line(struct ref *f, const char *line, size_t len, bool complete)
 
 	if (complete && len == 0) {
 		memcpy(f->last_id, f->id_buf, sizeof(f->last_id));
-		if (!f->oversize && f->data_len > 0)
-			log_event(&f->log, f->type[0] ? f->type : "message", f->last_id,
-				  f->data, f->data_len - 1);
+		if (!f->oversize && f->data_len > 0) {
+			if (f->type_len)
+				log_event(&f->log, f->type, f->type_len, f->last_id, f->data,
+					  f->data_len - 1);
+			else
+				log_event(&f->log, "message", 7, f->last_id, f->data,
+					  f->data_len - 1);
+		}
 		f->data_len = 0;
-		f->type[0] = '\0';
+		f->type_len = 0;
 		f->oversize = false;
 		return;
 	}
@@ -183,7 +194,7 @@ static void ref_line(struct ref *f, const char *line, size_t len, bool complete)
 		}
 		if (complete) {
 			memcpy(f->type, val, vlen);
-			f->type[vlen] = '\0';
+			f->type_len = vlen;
 		}
 	} else if (is_name(line, name_len, "id")) {
 		if (vlen > TP_SSE_ID_MAX) {
