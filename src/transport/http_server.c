@@ -423,7 +423,7 @@ int tp_http_server_start(uv_loop_t *loop, const struct tp_http_config *cfg,
 				  MHD_OPTION_SOCK_ADDR, sa,
 				  MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
 				  MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 				  MHD_OPTION_END);
