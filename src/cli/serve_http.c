@@ -40,11 +40,12 @@ static void session_close(struct gw_session *s)
 
 static const struct gw_session_ops session_ops = { session_send, session_close };
 
-static void *conn_open(void *ctx, struct tp_mcp_conn *c)
+static void *conn_open(void *ctx, struct tp_mcp_conn *c, bool modern)
 {
 	struct http_run *r = ctx;
 
-	return gw_session_open(r->gw, &session_ops, c);
+	return modern ? gw_session_open_modern(r->gw, &session_ops, c)
+		      : gw_session_open(r->gw, &session_ops, c);
 }
 
 /* A POST body may be pretty-printed; upstream stdio framing wants one
@@ -72,7 +73,13 @@ static void conn_close(void *sess)
 	gw_session_close(sess);
 }
 
-static const struct tp_mcp_http_ops mcp_ops = { conn_open, conn_message, conn_close };
+static void conn_cancel(void *sess, const char *rel, size_t rel_len)
+{
+	gw_session_cancel(sess, rel, rel_len);
+}
+
+static const struct tp_mcp_http_ops mcp_ops = { conn_open, conn_message, conn_close,
+						conn_cancel };
 
 /* ---- stopping ---- */
 

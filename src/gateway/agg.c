@@ -278,6 +278,12 @@ void gw_agg_rebuild(struct gateway *gw)
 	mg_list_each_safe(pos, tmp, &gw->sessions) {
 		struct gw_session *s = mg_container_of(pos, struct gw_session, node);
 
+		bool c3[3] = { changed[0], changed[1], changed[2] || changed[3] };
+
+		if (s->modern) {
+			gw_modern_lists_changed(s, c3, changed_methods);
+			continue;
+		}
 		if (!s->initialized)
 			continue;
 		for (size_t k = 0; k < 3; k++) {

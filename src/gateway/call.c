@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -253,6 +254,13 @@ void gw_call_fail_all(struct gw_upstream *up, const char *reason, const char *wh
 	}
 }
 
+static int cmp_edit(const void *a, const void *b)
+{
+	const struct jx_edit *x = a, *y = b;
+
+	return x->at.off < y->at.off ? -1 : x->at.off > y->at.off;
+}
+
 /* Does a tools/call result report a tool error?  (Audit only.) */
 static bool tool_error(const struct rpc_msg *m)
 {
@@ -265,12 +273,15 @@ void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m)
 {
 	static const char *const id_path[] = { "id" };
 	struct gw_call *c;
-	struct jx_edit edit;
-	struct mg_buf b;
+	struct jx_edit edits[2];
+	struct jx_span id_span;
+	struct mg_buf b, scratch;
+	size_t n = 1;
 	char *line;
 	size_t len;
 	int rc;
 
+	edits[0].at = m->id_span;
 	if (!json_is_integer(m->id) ||
 	    !(c = mg_map_geti(&up->pending, (uint64_t)json_integer_value(m->id)))) {
 		mg_debug("%s answered an unknown or finished request; dropped", up->label);
@@ -284,18 +295,23 @@ void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m)
 	if (c->cancelled || !c->sess || c->sess->closed)
 		goto out;
 	/* Splice the client's id into the server's bytes: nothing else of the
-	 * response is touched. */
-	edit.at = m->id_span;
-	edit.text = c->client_id;
-	edit.text_len = c->client_id_len;
-	mg_buf_init(&b, m->len + c->client_id_len + 2);
-	if (jx_find(m->raw, m->len, id_path, 1, &edit.at) ||
-	    jx_splice(m->raw, m->len, &edit, 1, &b) || mg_buf_addc(&b, '\n')) {
+	 * response is touched (a modern client may need a field or two added). */
+	edits[0].text = c->client_id;
+	edits[0].text_len = c->client_id_len;
+	mg_buf_init(&scratch, 256);
+	if (c->sess->modern)
+		gw_modern_fix_response(m, c->method, edits, &n, &scratch);
+	qsort(edits, n, sizeof(edits[0]), cmp_edit);
+	mg_buf_init(&b, m->len + c->client_id_len + scratch.len + 2);
+	if (jx_find(m->raw, m->len, id_path, 1, &id_span) ||
+	    jx_splice(m->raw, m->len, edits, n, &b) || mg_buf_addc(&b, '\n')) {
 		mg_buf_release(&b);
+		mg_buf_release(&scratch);
 		send_error(c, RPC_INTERNAL_ERROR, "mcpguard: cannot relay the response", "internal");
 		finish(c, "error", RPC_INTERNAL_ERROR, "cannot relay response", 0);
 		goto out;
 	}
+	mg_buf_release(&scratch);
 	line = mg_buf_detach(&b, &len);
 	if (c->last_progress_us && mg_now_us() - c->last_progress_us < PROGRESS_GAP_US)
 		gw_session_hold(c->sess, PROGRESS_GAP_US);

@@ -67,6 +67,13 @@ size_t gw_config_max_message(const struct gateway *gw);
 
 struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_ops *ops,
 				   void *transport_ctx);
+/* A session for the stateless 2026-07-28 requests of one principal: no
+ * initialize; every request validated on its own _meta. */
+struct gw_session *gw_session_open_modern(struct gateway *gw, const struct gw_session_ops *ops,
+					  void *transport_ctx);
+/* The client gave up the request with this exact id text (2026-07-28 over
+ * HTTP: it closed the request's stream). */
+void gw_session_cancel(struct gw_session *s, const char *id_text, size_t len);
 void *gw_session_transport(struct gw_session *s);
 const char *gw_session_id(const struct gw_session *s);
 /* One framed message from the client (valid during the call). */

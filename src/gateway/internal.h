@@ -119,6 +119,7 @@ struct gw_call {
 	uint64_t hard_deadline_ms;
 	uint64_t bytes_in;
 	uint64_t last_progress_us;      /* when progress was last relayed */
+	int log_level;                  /* modern: _meta logLevel of the request, -1 = none */
 	gw_internal_cb internal;        /* gateway's own request */
 	void *internal_ctx;
 	bool cancelled;
@@ -144,6 +145,10 @@ struct gw_session {
 	void *transport;
 	char id[40];
 	bool initialized;               /* initialize answered */
+	bool modern;                    /* 2026-07-28: one principal's stateless requests */
+	bool awaiting_discovery;        /* modern: requests held until servers are listed */
+	int req_log_level;              /* modern: the request being routed, -1 = none */
+	struct mg_list listeners;       /* modern: subscriptions/listen streams */
 	bool closed;
 	json_t *client_caps;
 	json_t *client_info;
@@ -303,6 +308,16 @@ void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
 void gw_session_answer_initialize(struct gw_session *s);
 void gw_sessions_discovery_done(struct gateway *gw);
 char *gw_id_key(const json_t *id);
+
+/* modern.c */
+bool gw_modern_request(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl);
+int gw_modern_fix_response(const struct rpc_msg *m, const char *method, struct jx_edit *edits,
+			   size_t *n, struct mg_buf *scratch);
+void gw_modern_lists_changed(struct gw_session *s, const bool changed[3],
+			     const char *const *methods);
+bool gw_modern_stop_listen(struct gw_session *s, const char *rel, size_t rel_len);
+void gw_modern_release(struct gw_session *s);
+json_t *gw_modern_supported(void);
 
 /* relay.c */
 void gw_relay_from_upstream(struct gw_upstream *up, struct rpc_msg *m);

@@ -289,9 +289,19 @@ static void on_log(struct gw_upstream *up, struct rpc_msg *m)
 		mg_debug("[%s] log: %.300s", up->label, m->raw);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (targets[i]->log_level < 0 || level >= targets[i]->log_level)
+	for (size_t i = 0; i < n; i++) {
+		struct gw_call *c;
+
+		if (targets[i]->modern) {
+			/* 2026-07-28: only for a request that set a logLevel, on
+			 * that request's stream. */
+			c = gw_related_call(up, targets[i]);
+			if (c && c->log_level >= 0 && level >= c->log_level)
+				send_copy(targets[i], up, m);
+		} else if (targets[i]->log_level < 0 || level >= targets[i]->log_level) {
 			send_copy(targets[i], up, m);
+		}
+	}
 }
 
 static void on_resource_updated(struct gw_upstream *up, struct rpc_msg *m)

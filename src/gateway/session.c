@@ -204,6 +204,8 @@ struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_o
 	mg_map_init(&s->subs);
 	mg_list_init(&s->backlog);
 	mg_list_init(&s->held);
+	mg_list_init(&s->listeners);
+	s->req_log_level = -1;
 	mg_list_add_tail(&gw->sessions, &s->node);
 	return s;
 }
@@ -212,6 +214,39 @@ bool gw_session_busy(const struct gw_session *s)
 {
 	return s->init_id || s->calls.count || !mg_list_empty(&s->backlog) ||
 	       !mg_list_empty(&s->held);
+}
+
+struct gw_session *gw_session_open_modern(struct gateway *gw, const struct gw_session_ops *ops,
+					  void *transport)
+{
+	struct gw_session *s = gw_session_open(gw, ops, transport);
+
+	/* No capabilities to relay: 2026-07-28 servers never send requests to
+	 * clients; they return input_required results instead. */
+	s->modern = true;
+	s->initialized = true;
+	s->client_caps = json_object();
+	s->version = mg_strdup("2026-07-28");
+	return s;
+}
+
+void gw_session_cancel(struct gw_session *s, const char *id_text, size_t len)
+{
+	json_error_t e;
+	json_t *id = json_loadb(id_text, len, JSON_DECODE_ANY, &e);
+	char *key;
+	struct gw_call *c;
+
+	if (gw_modern_stop_listen(s, id_text, len) || !id) {
+		json_decref(id);
+		return;
+	}
+	key = gw_id_key(id);
+	json_decref(id);
+	c = mg_map_gets(&s->calls, key);
+	free(key);
+	if (c)
+		gw_call_cancel(c, "the client closed the request's stream");
 }
 
 void *gw_session_transport(struct gw_session *s)
@@ -240,6 +275,7 @@ void gw_session_close(struct gw_session *s)
 	while (mg_map_next(&s->calls, &it, NULL, NULL, &v))
 		gw_call_cancel(v, "client session closed");
 	gw_s2c_session_closed(s);
+	gw_modern_release(s);
 	drop_shared_subscriptions(s);
 	for (size_t i = 0; i < gw->n_servers; i++)
 		gw_slot_release(&s->slots[i]);
@@ -276,6 +312,18 @@ void gw_session_close(struct gw_session *s)
 
 /* ---- initialize ---- */
 
+static void replay_backlog(struct gw_session *s)
+{
+	while (!mg_list_empty(&s->backlog) && !s->closed) {
+		struct gw_backlog *m = mg_container_of(s->backlog.next, struct gw_backlog, node);
+
+		mg_list_del(&m->node);
+		s->backlog_len--;
+		gw_session_recv(s, m->line, m->len);
+		backlog_free(m);
+	}
+}
+
 void gw_session_answer_initialize(struct gw_session *s)
 {
 	json_t *result, *instructions;
@@ -303,14 +351,7 @@ void gw_session_answer_initialize(struct gw_session *s)
 		(double)(mg_now_us() - s->init_start_us) / 1000.0);
 	free(id);
 	/* Messages sent right behind initialize see the complete lists. */
-	while (!mg_list_empty(&s->backlog) && !s->closed) {
-		struct gw_backlog *m = mg_container_of(s->backlog.next, struct gw_backlog, node);
-
-		mg_list_del(&m->node);
-		s->backlog_len--;
-		gw_session_recv(s, m->line, m->len);
-		backlog_free(m);
-	}
+	replay_backlog(s);
 }
 
 void gw_sessions_discovery_done(struct gateway *gw)
@@ -319,8 +360,16 @@ void gw_sessions_discovery_done(struct gateway *gw)
 
 	if (gw_discovery_running(gw))
 		return;
-	mg_list_each_safe(pos, tmp, &gw->sessions)
-		gw_session_answer_initialize(mg_container_of(pos, struct gw_session, node));
+	mg_list_each_safe(pos, tmp, &gw->sessions) {
+		struct gw_session *s = mg_container_of(pos, struct gw_session, node);
+
+		if (s->awaiting_discovery) {
+			s->awaiting_discovery = false;
+			replay_backlog(s);
+		} else {
+			gw_session_answer_initialize(s);
+		}
+	}
 }
 
 static void on_initialize(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl)
@@ -571,6 +620,7 @@ static void forward(struct gw_session *s, struct rpc_msg *m, const struct route 
 	if (r->orig && r->exposed && strcmp(r->orig, r->exposed) != 0)
 		c->up_name = mg_strdup(r->orig);
 	c->arguments = json_incref(json_object_get(m->params, "arguments"));
+	c->log_level = s->modern ? s->req_log_level : -1;
 	if (r->uri)
 		track_subscription(s, m, r->srv, r->uri);
 	gw_call_register(up, c, r->srv->timeout_ms);
@@ -644,6 +694,8 @@ static void handle_request(struct gw_session *s, struct rpc_msg *m)
 				 "mcpguard: too many requests in flight for this session", NULL);
 		return;
 	}
+	if (s->modern && gw_modern_request(s, m, id, idl))
+		return;
 	if (kind == MCP_ROUTE_LOCAL) {
 		if (strcmp(m->method, "initialize") == 0)
 			on_initialize(s, m, id, idl);
@@ -738,8 +790,11 @@ void gw_session_recv(struct gw_session *s, const char *line, size_t len)
 
 	if (s->closed)
 		return;
-	if (s->init_id) {
-		/* initialize is waiting for servers: hold what follows. */
+	if (s->modern && !s->awaiting_discovery && gw_discover_missing(s->gw, s) &&
+	    gw_discovery_running(s->gw))
+		s->awaiting_discovery = true;  /* no initialize: the first request waits */
+	if (s->init_id || s->awaiting_discovery) {
+		/* The servers are being listed: hold what comes meanwhile. */
 		struct gw_backlog *b;
 
 		if (s->backlog_len >= MAX_BACKLOG) {

@@ -27,6 +27,7 @@
 
 #define SWEEP_MS 5000
 #define PENDING_MAX_BYTES (4u << 20)
+#define MODERN_VERSION "2026-07-28"
 
 enum bind_kind { BIND_EXCHANGE = 1, BIND_LISTEN, BIND_LEGACY_SSE };
 
@@ -52,8 +53,11 @@ struct exchange {
 	uint32_t stream;
 	struct mg_buf early;            /* lines sent while the POST is handled */
 	size_t early_count;
-	bool decided;
+	bool decided;                   /* JSON or stream chosen */
+	bool dispatching;               /* inside the upper layer's handling */
+	struct tp_http_req *post;       /* the POST waiting for its first message */
 	bool final_seen;
+	bool modern;                    /* closing its stream cancels it */
 };
 
 struct tp_mcp_conn {
@@ -61,6 +65,7 @@ struct tp_mcp_conn {
 	struct tp_mcp_http *h;
 	char id[65];
 	bool legacy_sse;
+	bool modern;                    /* stateless 2026-07-28 requests of one principal */
 	bool closing;
 	bool upper_closed;
 	bool has_cred;
@@ -86,6 +91,7 @@ struct tp_mcp_http {
 	void *ctx;
 	struct tp_http_server *http;
 	struct mg_map sessions;         /* id -> conn */
+	struct mg_map principals;       /* credential hash -> modern conn */
 	struct mg_list conns;
 	struct mg_list closing;         /* conns whose upper close is due */
 	uv_timer_t sweep;
@@ -217,13 +223,15 @@ static bool version_ok(struct tp_mcp_http *h, const char *v)
 
 /* ---- sessions ---- */
 
-static struct tp_mcp_conn *conn_new(struct tp_mcp_http *h, struct tp_http_req *r, bool legacy)
+static struct tp_mcp_conn *conn_new(struct tp_mcp_http *h, struct tp_http_req *r, bool legacy,
+				    bool modern)
 {
 	struct tp_mcp_conn *c = MG_NEW(struct tp_mcp_conn);
 	unsigned char rnd[32];
 
 	c->h = h;
 	c->legacy_sse = legacy;
+	c->modern = modern;
 	/* 256 random bits: a session id is unguessable, and bound to the
 	 * credential that opened it. */
 	randombytes_buf(rnd, sizeof(rnd));
@@ -231,15 +239,20 @@ static struct tp_mcp_conn *conn_new(struct tp_mcp_http *h, struct tp_http_req *r
 	if (h->cfg.token) {
 		c->has_cred = true;
 		cred_hash(tp_http_header(r, "Authorization"), c->cred);
+	} else if (modern) {
+		cred_hash(NULL, c->cred);       /* one anonymous principal */
 	}
 	mg_map_init(&c->exchanges);
 	mg_list_init(&c->pending);
 	mg_list_init(&c->replay);
 	c->next_stream = 1;
 	c->last_active_ms = mg_now_ms();
-	mg_map_puts(&h->sessions, c->id, c);
+	if (modern)
+		mg_map_put(&h->principals, c->cred, sizeof(c->cred), c);
+	else
+		mg_map_puts(&h->sessions, c->id, c);
 	mg_list_add_tail(&h->conns, &c->node);
-	c->upper = h->ops->open(h->ctx, c);
+	c->upper = h->ops->open(h->ctx, c, modern);
 	return c;
 }
 
@@ -314,7 +327,12 @@ void tp_mcp_conn_close(struct tp_mcp_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	mg_map_dels(&h->sessions, c->id);
+	if (c->modern) {
+		if (mg_map_get(&h->principals, c->cred, sizeof(c->cred)) == c)
+			mg_map_del(&h->principals, c->cred, sizeof(c->cred));
+	} else {
+		mg_map_dels(&h->sessions, c->id);
+	}
 	if (c->listen)
 		tp_http_stream_end(c->listen);
 	while (mg_map_next(&c->exchanges, &it, NULL, NULL, &v)) {
@@ -444,6 +462,8 @@ static void finish_exchange(struct tp_mcp_conn *c, struct exchange *ex)
 	exchange_free(ex);
 }
 
+static void answer_exchange(struct tp_mcp_conn *c, struct tp_http_req *r, struct exchange *ex);
+
 int tp_mcp_conn_send(struct tp_mcp_conn *c, const char *line, size_t len, const char *rel,
 		     size_t rel_len, bool final)
 {
@@ -454,11 +474,15 @@ int tp_mcp_conn_send(struct tp_mcp_conn *c, const char *line, size_t len, const 
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
 	if (ex && !ex->decided) {
-		/* Still inside the POST's handling: decide JSON or SSE after. */
+		/* The answer's form is open: the response alone is plain JSON
+		 * (with a status mapped from a modern error); anything before
+		 * it makes an event stream. */
 		mg_buf_add(&ex->early, line, len);
 		mg_buf_addc(&ex->early, '\n');
 		ex->early_count++;
 		ex->final_seen = ex->final_seen || final;
+		if (!ex->dispatching && ex->post)
+			answer_exchange(c, ex->post, ex);
 		return 0;
 	}
 	if (ex) {
@@ -485,26 +509,53 @@ static const char *const *session_header(struct tp_mcp_conn *c, const char **hdr
 }
 
 /* Answer a POSTed request once it has been handed up. */
+/* Modern HTTP maps some JSON-RPC errors to statuses (2026-07-28
+ * transports: 400 for bad params, headers, capabilities or versions, 404
+ * for a method the server does not have). */
+static unsigned modern_status(const char *json, size_t len)
+{
+	static const char *const path[] = { "error", "code" };
+	struct jx_span sp;
+	int64_t code;
+	char num[24];
+
+	if (jx_find(json, len, path, 2, &sp) || sp.len >= sizeof(num))
+		return 200;
+	memcpy(num, json + sp.off, sp.len);
+	num[sp.len] = '\0';
+	if (mg_parse_i64(num, &code))
+		return 200;
+	if (code == -32601)
+		return 404;
+	if (code == -32602 || code == -32020 || code == -32021 || code == -32022)
+		return 400;
+	return 200;
+}
+
 static void answer_exchange(struct tp_mcp_conn *c, struct tp_http_req *r, struct exchange *ex)
 {
-	const char *hdr[3];
+	const char *hdr[3] = { NULL };
 
 	ex->decided = true;
-	session_header(c, hdr);
+	ex->post = NULL;
+	if (!c->modern)
+		session_header(c, hdr);
 	if (ex->final_seen && ex->early_count == 1) {
 		/* Only the response: plain JSON. */
 		size_t n = ex->early.len;
 
 		while (n && ex->early.data[n - 1] == '\n')
 			n--;
-		tp_http_respond(r, 200, "application/json", ex->early.data, n, hdr);
-		ex->req = NULL;
+		tp_http_respond(r, c->modern ? modern_status(ex->early.data, n) : 200,
+				"application/json", ex->early.data, n, hdr);
+		ex->req = r;            /* so that its binding lets go of ex */
 		finish_exchange(c, ex);
 		return;
 	}
-	tp_http_stream_open(r, 200, "text/event-stream", hdr);
+	tp_http_stream_open(r, 200, "text/event-stream", hdr[0] ? hdr : NULL);
 	ex->req = r;
-	bind_req(r, BIND_EXCHANGE, c, ex);
+	if (!tp_http_get_data(r))
+		bind_req(r, BIND_EXCHANGE, c, ex);
 	for (const char *p = ex->early.data, *end = p + ex->early.len; p && p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 
@@ -520,6 +571,8 @@ struct peek {
 	bool request;
 	bool initialize;
 	struct jx_span id;
+	struct jx_span method;          /* with quotes */
+	struct jx_span claim;           /* params._meta protocolVersion; len 0 = none */
 };
 
 /* What kind of message a body is, without a full parse (the gateway
@@ -531,14 +584,140 @@ static int peek_message(const char *body, size_t len, struct peek *p)
 	struct jx_span m;
 	int rm, ri;
 
+	static const char *const cpath[] = { "params", "_meta", "io.modelcontextprotocol/protocolVersion" };
+
 	memset(p, 0, sizeof(*p));
+	if (jx_find(body, len, cpath, 3, &p->claim))
+		p->claim.len = 0;
 	rm = jx_find(body, len, mpath, 1, &m);
+	p->method = rm == 0 ? m : (struct jx_span){ 0, 0 };
 	ri = jx_find(body, len, ipath, 1, &p->id);
 	if (rm == -EINVAL || ri == -EINVAL)
 		return -EINVAL;
 	p->request = rm == 0 && ri == 0;
 	p->initialize = rm == 0 && m.len == 12 && memcmp(body + m.off, "\"initialize\"", 12) == 0;
 	return 0;
+}
+
+/* Hand a POSTed request up; answer at once if something came back,
+ * otherwise wait for its first message with the connection asleep. */
+static void dispatch_exchange(struct tp_mcp_http *h, struct tp_mcp_conn *c, struct tp_http_req *r,
+			      struct exchange *ex, const char *body, size_t len)
+{
+	mg_map_put(&c->exchanges, ex->rel, ex->rel_len, ex);
+	ex->dispatching = true;
+	h->ops->message(c->upper, body, len);
+	ex->dispatching = false;
+	if (c->closing) {
+		ex->decided = true;
+		finish_exchange(c, ex);
+		answer_json_error(r, 404, -32600, "Session closed", NULL);
+		return;
+	}
+	if (ex->early_count) {
+		answer_exchange(c, r, ex);
+		return;
+	}
+	ex->post = r;
+	bind_req(r, BIND_EXCHANGE, c, ex);
+}
+
+/* Does header value v equal the JSON string at span sp (quotes included)?
+ * Values outside visible ASCII come base64-encoded as =?base64?...?=. */
+static bool header_matches(const char *v, const char *body, const struct jx_span *sp)
+{
+	json_error_t e;
+	json_t *j = json_loadb(body + sp->off, sp->len, JSON_DECODE_ANY, &e);
+	bool ok = false;
+
+	if (json_is_string(j)) {
+		const char *s = json_string_value(j);
+
+		if (mg_starts_with(v, "=?base64?") && mg_ends_with(v, "?=")) {
+			unsigned char dec[1024];
+			size_t n = 0, vl = strlen(v);
+
+			ok = sodium_base642bin(dec, sizeof(dec) - 1, v + 9, vl - 11, NULL, &n, NULL,
+					       sodium_base64_VARIANT_ORIGINAL) == 0 &&
+			     n == strlen(s) && memcmp(dec, s, n) == 0;
+		} else {
+			ok = strcmp(v, s) == 0;
+		}
+	}
+	json_decref(j);
+	return ok;
+}
+
+static void modern_header_error(struct tp_http_req *r, const char *body, const struct peek *pk,
+				const char *what)
+{
+	struct mg_buf b;
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "Header mismatch: %s", what);
+	mg_buf_init(&b, 4096);
+	mg_buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (pk->id.len)
+		mg_buf_add(&b, body + pk->id.off, pk->id.len);
+	else
+		mg_buf_adds(&b, "null");
+	mg_buf_adds(&b, ",\"error\":{\"code\":-32020,\"message\":");
+	jx_quote(msg, strlen(msg), &b);
+	mg_buf_adds(&b, "}}");
+	tp_http_respond(r, 400, "application/json", b.data, b.len, NULL);
+	mg_buf_release(&b);
+}
+
+/* A stateless request: headers must mirror the body (-32020), then it
+ * joins its principal's modern session as an exchange. */
+static void post_modern(struct tp_mcp_http *h, struct tp_http_req *r, const char *body,
+			size_t len, const struct peek *pk, const char *version)
+{
+	static const char *const npath[] = { "params", "name" };
+	static const char *const upath[] = { "params", "uri" };
+	const char *mh = tp_http_header(r, "Mcp-Method");
+	const char *nh = tp_http_header(r, "Mcp-Name");
+	unsigned char cred[32];
+	struct tp_mcp_conn *c;
+	struct exchange *ex;
+	struct jx_span sp;
+
+	if (pk->claim.len && (!version || !header_matches(version, body, &pk->claim))) {
+		modern_header_error(r, body, pk, "MCP-Protocol-Version must equal "
+				    "_meta io.modelcontextprotocol/protocolVersion");
+		return;
+	}
+	if (mh && pk->method.len && !header_matches(mh, body, &pk->method)) {
+		modern_header_error(r, body, pk, "Mcp-Method must equal the method");
+		return;
+	}
+	if (nh && (jx_find(body, len, npath, 2, &sp) == 0 || jx_find(body, len, upath, 2, &sp) == 0) &&
+	    !header_matches(nh, body, &sp)) {
+		modern_header_error(r, body, pk, "Mcp-Name must equal params.name or params.uri");
+		return;
+	}
+	cred_hash(h->cfg.token ? tp_http_header(r, "Authorization") : NULL, cred);
+	c = mg_map_get(&h->principals, cred, sizeof(cred));
+	if (!c || c->closing)
+		c = conn_new(h, r, false, true);
+	c->last_active_ms = mg_now_ms();
+	if (!pk->request) {
+		h->ops->message(c->upper, body, len);
+		tp_http_respond(r, 202, NULL, "", 0, NULL);
+		return;
+	}
+	if (mg_map_get(&c->exchanges, body + pk->id.off, pk->id.len)) {
+		answer_json_error(r, 400, -32600, "a request with this id is still in flight", NULL);
+		return;
+	}
+	ex = MG_NEW(struct exchange);
+	ex->conn = c;
+	ex->modern = true;
+	ex->rel = mg_memdup0(body + pk->id.off, pk->id.len);
+	ex->rel_len = pk->id.len;
+	ex->stream = c->next_stream++;
+	mg_buf_init(&ex->early, h->cfg.stream_queue_max);
+	dispatch_exchange(h, c, r, ex, body, len);
 }
 
 static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
@@ -572,12 +751,19 @@ static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 		answer_json_error(r, 400, -32700, "Parse error: the body is not a JSON object", NULL);
 		return;
 	}
+	/* The body decides the era: a protocolVersion claim in _meta is the
+	 * stateless 2026-07-28 protocol; a modern header without one is a
+	 * modern request missing its _meta. */
+	if (!pk.initialize && (pk.claim.len || (version && strcmp(version, MODERN_VERSION) == 0))) {
+		post_modern(h, r, body, len, &pk, version);
+		return;
+	}
 	if (pk.initialize && !sid) {
 		if (h->sessions.count >= h->cfg.max_sessions) {
 			answer_json_error(r, 503, -32600, "too many sessions", NULL);
 			return;
 		}
-		c = conn_new(h, r, false);
+		c = conn_new(h, r, false, false);
 	} else if (pk.initialize) {
 		answer_json_error(r, 400, -32600, "Bad Request: the session is already initialized",
 				  NULL);
@@ -609,15 +795,7 @@ static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 	ex->rel_len = pk.id.len;
 	ex->stream = c->next_stream++;
 	mg_buf_init(&ex->early, h->cfg.stream_queue_max);
-	mg_map_put(&c->exchanges, ex->rel, ex->rel_len, ex);
-	h->ops->message(c->upper, body, len);
-	if (c->closing) {
-		ex->decided = true;
-		finish_exchange(c, ex);
-		answer_json_error(r, 404, -32600, "Session closed", NULL);
-		return;
-	}
-	answer_exchange(c, r, ex);
+	dispatch_exchange(h, c, r, ex, body, len);
 }
 
 /* ---- GET /mcp and DELETE /mcp ---- */
@@ -734,7 +912,7 @@ static void open_legacy_sse(struct tp_mcp_http *h, struct tp_http_req *r)
 		answer_json_error(r, 503, -32600, "too many sessions", NULL);
 		return;
 	}
-	c = conn_new(h, r, true);
+	c = conn_new(h, r, true, false);
 	tp_http_stream_open(r, 200, "text/event-stream", NULL);
 	c->listen = r;
 	bind_req(r, BIND_LEGACY_SSE, c, NULL);
@@ -781,7 +959,12 @@ static void on_request(void *ctx, struct tp_http_req *r)
 	if (!door(h, r))
 		return;
 	if (h->cfg.streamable && strcmp(path, "/mcp") == 0) {
-		if (strcmp(method, "POST") == 0)
+		const char *v = tp_http_header(r, "MCP-Protocol-Version");
+
+		if (strcmp(method, "POST") != 0 && v && strcmp(v, MODERN_VERSION) == 0)
+			answer_json_error(r, 405, -32600, "Method not allowed: 2026-07-28 is POST only",
+					  allow);
+		else if (strcmp(method, "POST") == 0)
 			post_mcp(h, r);
 		else if (strcmp(method, "GET") == 0)
 			get_mcp(h, r);
@@ -798,6 +981,17 @@ static void on_request(void *ctx, struct tp_http_req *r)
 	}
 }
 
+static void h_cancel(struct tp_mcp_conn *c, struct exchange *ex)
+{
+	char *rel = mg_memdup0(ex->rel, ex->rel_len);
+	size_t rl = ex->rel_len;
+
+	finish_exchange(c, ex);
+	if (c->h->ops->cancel)
+		c->h->ops->cancel(c->upper, rel, rl);
+	free(rel);
+}
+
 static void on_done(void *ctx, struct tp_http_req *r, bool aborted)
 {
 	struct binding *b = tp_http_get_data(r);
@@ -808,10 +1002,22 @@ static void on_done(void *ctx, struct tp_http_req *r, bool aborted)
 	c = b->conn;
 	switch (b->kind) {
 	case BIND_EXCHANGE:
-		/* Legacy semantics: a dropped stream is not a cancel; the
-		 * request goes on and the client may resume. */
-		if (b->ex && b->ex->req == r)
+		if (b->ex && b->ex->post == r) {
+			/* Gone before anything came back. */
+			b->ex->post = NULL;
+			b->ex->decided = true;
+			if (b->ex->modern && !c->closing)
+				h_cancel(c, b->ex);
+		} else if (b->ex && b->ex->req == r) {
 			b->ex->req = NULL;
+			/* 2026-07-28: closing the stream is the cancel.  Legacy:
+			 * a dropped stream is not; the client may resume. */
+			if (b->ex->modern && !c->closing) {
+				struct exchange *ex = b->ex;
+
+				h_cancel(c, ex);
+			}
+		}
 		break;
 	case BIND_LISTEN:
 		if (c->listen == r)
@@ -883,11 +1089,13 @@ int tp_mcp_http_start(uv_loop_t *loop, const struct tp_mcp_http_config *cfg,
 	h->ops = ops;
 	h->ctx = ctx;
 	mg_map_init(&h->sessions);
+	mg_map_init(&h->principals);
 	mg_list_init(&h->conns);
 	mg_list_init(&h->closing);
 	rc = tp_http_server_start(loop, &hc, &http_ops, h, &h->http, err);
 	if (rc) {
 		mg_map_release(&h->sessions);
+		mg_map_release(&h->principals);
 		free(h);
 		return rc;
 	}
@@ -908,6 +1116,7 @@ static void mcp_handle_closed(uv_handle_t *hd)
 		void *ctx = h->stopped_ctx;
 
 		mg_map_release(&h->sessions);
+		mg_map_release(&h->principals);
 		free(h);
 		if (done)
 			done(ctx);

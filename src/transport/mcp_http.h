@@ -19,13 +19,18 @@ struct tp_mcp_http;
 struct tp_mcp_conn;             /* one client session */
 
 struct tp_mcp_http_ops {
-	/* A client session starts; return the upper layer's state for it. */
-	void *(*open)(void *ctx, struct tp_mcp_conn *c);
+	/* A client session starts; return the upper layer's state for it.
+	 * modern: the stateless 2026-07-28 requests of one principal (one such
+	 * session per credential), rather than an initialize-based session. */
+	void *(*open)(void *ctx, struct tp_mcp_conn *c, bool modern);
 	/* One message from the client (valid during the call). */
 	void (*message)(void *sess, const char *line, size_t len);
 	/* The session is over (DELETE, expiry, its stream closed, stop).
 	 * Called from the loop, never inside tp_mcp_conn_send. */
 	void (*close)(void *sess);
+	/* 2026-07-28: the client closed a request's stream before its answer
+	 * (that is the cancel).  rel: the request's id text. */
+	void (*cancel)(void *sess, const char *rel, size_t rel_len);
 };
 
 struct tp_mcp_http_config {
