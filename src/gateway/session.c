@@ -216,17 +216,39 @@ bool gw_session_busy(const struct gw_session *s)
 	       !mg_list_empty(&s->held);
 }
 
+static void become_modern(struct gw_session *s)
+{
+	/* No capabilities to relay: 2026-07-28 servers never send requests to
+	 * clients; they return input_required results instead. */
+	s->modern = true;
+	s->initialized = true;
+	json_decref(s->client_caps);
+	s->client_caps = json_object();
+	free(s->version);
+	s->version = mg_strdup("2026-07-28");
+}
+
+/* Before any initialize, a request that claims a protocol version in its
+ * _meta is the stateless era (stdio: the first message pins it). */
+static bool modern_claim(const char *line, size_t len)
+{
+	static const char *const cpath[] = { "params", "_meta",
+					     "io.modelcontextprotocol/protocolVersion" };
+	static const char *const mpath[] = { "method" };
+	struct jx_span sp;
+
+	if (jx_find(line, len, cpath, 3, &sp))
+		return false;
+	return jx_find(line, len, mpath, 1, &sp) != 0 || sp.len != 12 ||
+	       memcmp(line + sp.off, "\"initialize\"", 12) != 0;
+}
+
 struct gw_session *gw_session_open_modern(struct gateway *gw, const struct gw_session_ops *ops,
 					  void *transport)
 {
 	struct gw_session *s = gw_session_open(gw, ops, transport);
 
-	/* No capabilities to relay: 2026-07-28 servers never send requests to
-	 * clients; they return input_required results instead. */
-	s->modern = true;
-	s->initialized = true;
-	s->client_caps = json_object();
-	s->version = mg_strdup("2026-07-28");
+	become_modern(s);
 	return s;
 }
 
@@ -790,6 +812,8 @@ void gw_session_recv(struct gw_session *s, const char *line, size_t len)
 
 	if (s->closed)
 		return;
+	if (!s->modern && !s->initialized && !s->init_id && modern_claim(line, len))
+		become_modern(s);
 	if (s->modern && !s->awaiting_discovery && gw_discover_missing(s->gw, s) &&
 	    gw_discovery_running(s->gw))
 		s->awaiting_discovery = true;  /* no initialize: the first request waits */

@@ -347,3 +347,34 @@ describe('catalogs and the command line', () => {
     assert.equal(rec.server, 'fixture');
   });
 });
+
+describe('the 2026-07-28 era on stdio', () => {
+  it('the first request pins the era: stateless requests with _meta', async () => {
+    const dir = tempDir();
+    const catalog = writeCatalog(dir, { fixture: { command: [fixtureBin] } });
+    const proc = spawn(gatewayBin, gw(catalog, '--no-cache'), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {} };
+    const send = (o) => proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', ...o }) + '\n');
+    send({ id: 1, method: 'server/discover', params: { _meta: meta } });
+    send({ id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'm' }, _meta: meta } });
+    send({ id: 3, method: 'ping', params: { _meta: meta } });
+    send({ id: 4, method: 'tools/list', params: {} });
+    send({ id: 5, method: 'tools/list', params: { _meta: { ...meta, 'io.modelcontextprotocol/protocolVersion': '1999-01-01' } } });
+    assert.ok(await waitFor(() => out.trim().split('\n').length >= 5));
+    proc.stdin.end();
+    await new Promise((r) => proc.on('exit', r));
+    const byId = Object.fromEntries(out.trim().split('\n').map((l) => JSON.parse(l)).map((m) => [m.id, m]));
+    assert.deepEqual(byId[1].result.supportedVersions, ['2026-07-28', '2025-11-25']);
+    assert.equal(byId[1].result.resultType, 'complete');
+    assert.equal(byId[1].result._meta['io.modelcontextprotocol/serverInfo'].name, 'mcpguard');
+    assert.ok(byId[1].result.capabilities.tools);
+    assert.deepEqual(byId[2].result, { resultType: 'complete', content: [{ type: 'text', text: 'm' }] });
+    assert.equal(byId[3].error.code, -32601);
+    assert.equal(byId[4].error.code, -32602, 'missing _meta');
+    assert.equal(byId[5].error.code, -32022);
+    assert.deepEqual(byId[5].error.data, { supported: ['2026-07-28', '2025-11-25'], requested: '1999-01-01' });
+  });
+});
