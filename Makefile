@@ -73,7 +73,7 @@ build/test/unit/%: tests/unit/%.c $(TST_OBJ)
 
 # Fixture servers are test peers, built without sanitizers so that they
 # behave like ordinary servers (and run fast in benchmarks).
-build/fixtures/%: tests/fixtures/%.c $(REL_OBJ)
+build/fixtures/%: tests/fixtures/%.c $(wildcard tests/fixtures/fixture/*.c) $(REL_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  FIXTURE $<"
 	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)

@@ -273,7 +273,7 @@ void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m)
 {
 	static const char *const id_path[] = { "id" };
 	struct gw_call *c;
-	struct jx_edit edits[2];
+	struct jx_edit edits[3];
 	struct jx_span id_span;
 	struct mg_buf b, scratch;
 	size_t n = 1;

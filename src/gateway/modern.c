@@ -77,9 +77,17 @@ struct gw_listener {
 static const char *const want_keys[] = { "toolsListChanged", "promptsListChanged",
 					  "resourcesListChanged" };
 
+/* The subscription id is the listen request's id, as the client sent it. */
+static json_t *subscription_id(const struct gw_listener *l)
+{
+	json_error_t e;
+
+	return json_loadb(l->rel, l->rel_len, JSON_DECODE_ANY, &e);
+}
+
 static void listen_start(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl)
 {
-	json_t *n = jx_obj(m->params, "notifications"), *honoured = json_object();
+	json_t *n = jx_obj(m->params, "notifications"), *honoured = json_object(), *params;
 	struct gw_listener *l = MG_NEW(struct gw_listener);
 	struct mg_buf b;
 	char *line;
@@ -95,9 +103,11 @@ static void listen_start(struct gw_session *s, struct rpc_msg *m, const char *id
 	/* Resource subscriptions over listen are not relayed yet: they are left
 	 * out of the acknowledged set, which tells the client so. */
 	mg_list_add_tail(&s->listeners, &l->node);
+	params = json_pack("{sos{so}}", "notifications", honoured, "_meta",
+			   "io.modelcontextprotocol/subscriptionId", subscription_id(l));
 	mg_buf_init(&b, 4096);
-	rpc_request_line(&b, NULL, 0, "notifications/subscriptions/acknowledged",
-			 json_pack("{so}", "notifications", honoured));
+	rpc_request_line(&b, NULL, 0, "notifications/subscriptions/acknowledged", params);
+	json_decref(params);
 	line = mg_buf_detach(&b, &len);
 	gw_session_send_rel(s, line, len, l->rel, l->rel_len, false);
 }
@@ -140,19 +150,19 @@ void gw_modern_lists_changed(struct gw_session *s, const bool changed[3], const 
 		struct gw_listener *l = mg_container_of(pos, struct gw_listener, node);
 
 		for (size_t k = 0; k < 3; k++) {
-			json_error_t e;
-			json_t *sid;
 			struct mg_buf b;
 			char *line;
 			size_t len;
 
 			if (!changed[k] || !l->want[k])
 				continue;
-			sid = json_loadb(l->rel, l->rel_len, JSON_DECODE_ANY, &e);
+			json_t *params = json_pack("{s{so}}", "_meta",
+						   "io.modelcontextprotocol/subscriptionId",
+						   subscription_id(l));
+
 			mg_buf_init(&b, 4096);
-			rpc_request_line(&b, NULL, 0, methods[k],
-					 json_pack("{s{so}}", "_meta",
-						   "io.modelcontextprotocol/subscriptionId", sid));
+			rpc_request_line(&b, NULL, 0, methods[k], params);
+			json_decref(params);
 			line = mg_buf_detach(&b, &len);
 			gw_session_send_rel(s, line, len, l->rel, l->rel_len, false);
 		}
@@ -223,6 +233,8 @@ int gw_modern_fix_response(const struct rpc_msg *m, const char *method, struct j
 {
 	static const char *const rpath[] = { "result" };
 	static const char *const cpath[] = { "error", "code" };
+	static const char *const ipath[] = { "result", "_meta", "io.modelcontextprotocol/serverInfo" };
+	struct jx_span info;
 	json_t *result = json_object_get(m->root, "result");
 	json_t *error = json_object_get(m->root, "error");
 	struct jx_span sp;
@@ -240,6 +252,13 @@ int gw_modern_fix_response(const struct rpc_msg *m, const char *method, struct j
 	if (!json_is_object(result) || jx_find(m->raw, m->len, rpath, 1, &sp) ||
 	    m->raw[sp.off] != '{')
 		return -ENOENT;
+	/* The client talks to mcpguard: a server's self-description in the
+	 * result's _meta is replaced by the gateway's. */
+	if (jx_find(m->raw, m->len, ipath, 3, &info) == 0) {
+		static const char own[] = "{\"name\":\"mcpguard\",\"version\":\"" MG_VERSION "\"}";
+
+		edits[(*n)++] = (struct jx_edit){ info, own, sizeof(own) - 1 };
+	}
 	if (!json_object_get(result, "resultType"))
 		mg_buf_adds(scratch, "\"resultType\":\"complete\",");
 	if (cacheable && !json_object_get(result, "ttlMs"))
@@ -247,7 +266,7 @@ int gw_modern_fix_response(const struct rpc_msg *m, const char *method, struct j
 	if (cacheable && !json_object_get(result, "cacheScope"))
 		mg_buf_adds(scratch, "\"cacheScope\":\"private\",");
 	if (!scratch->len)
-		return -ENOENT;
+		return 0;
 	if (json_object_size(result) == 0)
 		mg_buf_truncate(scratch, scratch->len - 1);     /* no member follows */
 	edits[(*n)++] = (struct jx_edit){ { sp.off + 1, 0 }, scratch->data, scratch->len };

@@ -754,7 +754,7 @@ static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 	/* The body decides the era: a protocolVersion claim in _meta is the
 	 * stateless 2026-07-28 protocol; a modern header without one is a
 	 * modern request missing its _meta. */
-	if (!pk.initialize && (pk.claim.len || (version && strcmp(version, MODERN_VERSION) == 0))) {
+	if (pk.claim.len || (!pk.initialize && version && strcmp(version, MODERN_VERSION) == 0)) {
 		post_modern(h, r, body, len, &pk, version);
 		return;
 	}

@@ -74,36 +74,72 @@ for suite in 0.1.16 next-2025-11-25; do
 		"(the bridge itself fails dns-rebinding-protection)"
 done
 # The gateway itself over HTTP (no bridge): every scenario must pass,
-# dns-rebinding-protection included.
-port=$(free_port)
-ASAN_OPTIONS=detect_leaks=1 "$gateway" gateway run --catalog "$out/catalog.yaml" --no-cache \
-	--transport streaming,sse --port "$port" --allow-unauthenticated \
-	--audit-log "$out/audit-http.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
-gw_pid=$!
-for _ in $(seq 1 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	sleep 0.1
-done
-for suite in 0.1.16 next-2025-11-25; do
+# dns-rebinding-protection included.  For the 2026-07-28 set the fixture
+# lists its modern-only tools to the gateway too (--one-catalogue), as one
+# dual-era server would.
+cat >"$out/catalog-dual.yaml" <<YAML
+registry:
+  fixture:
+    command: ["$fixture", "--one-catalogue"]
+YAML
+
+start_gateway() {
+	port=$(free_port)
+	ASAN_OPTIONS=detect_leaks=1 "$gateway" gateway run --catalog "$1" --no-cache \
+		--transport streaming,sse --port "$port" --allow-unauthenticated \
+		--audit-log "$out/audit-http.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
+	gw_pid=$!
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
+}
+
+stop_gateway() {
+	kill -TERM "$gw_pid"
+	wait "$gw_pid" || { echo "conformance: the HTTP gateway exited with status $?" >&2; status=1; }
+}
+
+# The scenarios a revision requires of servers (requirements/<rev>.yaml).
+required() {
+	sed -n '/^server:/,/^[a-z_]*:/p' "$root/tests/node_modules/conformance-next/requirements/$1.yaml" |
+		sed -n 's/^  - \([a-z0-9-]*\)$/\1/p'
+}
+
+for suite in 0.1.16 next-2025-11-25 next-2026-07-28; do
 	case $suite in
 	0.1.16) runner="$root/tests/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-		args=(--suite all) ;;
+		args=(--suite all); cat_file="$out/catalog.yaml"; need="" ;;
 	next-2025-11-25) runner="$root/tests/node_modules/conformance-next/dist/index.js"
-		args=(--requirements 2025-11-25) ;;
+		args=(--requirements 2025-11-25); cat_file="$out/catalog.yaml"; need="$(required 2025-11-25)" ;;
+	next-2026-07-28) runner="$root/tests/node_modules/conformance-next/dist/index.js"
+		args=(--requirements 2026-07-28); cat_file="$out/catalog-dual.yaml"; need="$(required 2026-07-28)" ;;
 	esac
 	echo "== conformance $suite (${args[*]}) against mcpguard over HTTP"
+	start_gateway "$cat_file"
 	timeout 600 "$NODE22" "$runner" server --url "http://127.0.0.1:$port/mcp" "${args[@]}" \
 		-o "$out/http-$suite" >"$out/http-$suite.log" 2>&1 || true
-	passed=$(grep -cE '^✓' "$out/http-$suite.log" || true)
-	failed=$(grep -cE '^✗' "$out/http-$suite.log" || true)
-	echo "   $passed passed, $failed failed $(grep -E '^✗' "$out/http-$suite.log" | cut -d: -f1 | tr '\n' ' ')"
-	if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
-		echo "conformance: $suite over HTTP: not every scenario passed (log: $out/http-$suite.log)" >&2
+	stop_gateway
+	# Scored: every scenario for 0.1.16, the required list for the sets.
+	[ -n "$need" ] || need=$(sed -n 's/^[✓✗] \([a-z0-9-]*\):.*/\1/p' "$out/http-$suite.log")
+	total=0; passed=0; failed=()
+	for sc in $need; do
+		total=$((total + 1))
+		if grep -q "^✓ $sc:" "$out/http-$suite.log"; then
+			passed=$((passed + 1))
+		else
+			failed+=("$sc")
+		fi
+	done
+	echo "   $passed/$total required scenarios passed ${failed[*]:+(failed: ${failed[*]})}"
+	other=$(sed -n 's/^✗ \([a-z0-9-]*\):.*/\1/p' "$out/http-$suite.log" |
+		grep -vxF -f <(printf '%s\n' $need) | tr '\n' ' ' || true)
+	[ -z "$other" ] || echo "   not scored, failing: $other"
+	if [ "$passed" != "$total" ] || [ "$total" = 0 ]; then
+		echo "conformance: $suite over HTTP: a required scenario failed (log: $out/http-$suite.log)" >&2
 		status=1
 	fi
 done
-kill -TERM "$gw_pid"
-wait "$gw_pid" || { echo "conformance: the HTTP gateway exited with status $?" >&2; status=1; }
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log"; then
 	echo "conformance: the gateway reported a sanitizer error:" >&2
 	grep -A20 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log" | head -60 >&2
