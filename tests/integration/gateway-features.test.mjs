@@ -371,7 +371,10 @@ describe('the 2026-07-28 era on stdio', () => {
     assert.equal(byId[1].result.resultType, 'complete');
     assert.equal(byId[1].result._meta['io.modelcontextprotocol/serverInfo'].name, 'mcpguard');
     assert.ok(byId[1].result.capabilities.tools);
-    assert.deepEqual(byId[2].result, { resultType: 'complete', content: [{ type: 'text', text: 'm' }] });
+    assert.equal(byId[2].result.resultType, 'complete');
+    assert.deepEqual(byId[2].result.content, [{ type: 'text', text: 'm' }]);
+    const info = byId[2].result._meta?.['io.modelcontextprotocol/serverInfo'];
+    if (info) assert.equal(info.name, 'mcpguard', 'the gateway speaks for itself');
     assert.equal(byId[3].error.code, -32601);
     assert.equal(byId[4].error.code, -32602, 'missing _meta');
     assert.equal(byId[5].error.code, -32022);
