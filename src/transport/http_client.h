@@ -113,11 +113,14 @@ int tp_httpc_open(uv_loop_t *loop, const char *url, enum tp_httpc_kind kind,
 		  void *ctx, struct tp_httpc **out, struct mg_err *err);
 
 /* POST one JSON-RPC message (request, notification, or response to a
- * server request); json is copied.  extra_headers (e.g. "Mcp-Method:
- * tools/call", "Mcp-Name: x" in the 2026-07-28 era) are checked as in
- * open and may be NULL.  0, -EINVAL (bad header, text that is not a JSON
- * object), -ENOBUFS (TP_HTTPC_MAX_INFLIGHT reached) or -EPIPE (closing or
- * closed).  The outcome arrives through on_message / on_post_error. */
+ * server request); json is copied.  A message with "method" and a non-null
+ * "id" is a request: its id text is what on_post_error and tp_httpc_cancel
+ * use; "method": "initialize" marks the response whose Mcp-Session-Id is
+ * kept.  extra_headers (e.g. "Mcp-Method: tools/call", "Mcp-Name: x" in the
+ * 2026-07-28 era) are checked as in open and may be NULL.  0, -EINVAL (bad
+ * header, malformed JSON), -ENOBUFS (TP_HTTPC_MAX_INFLIGHT reached) or
+ * -EPIPE (closing or closed).  The outcome arrives through on_message /
+ * on_post_error. */
 int tp_httpc_send(struct tp_httpc *c, const char *json, size_t len, char *const *extra_headers);
 
 /* After initialize: the MCP-Protocol-Version header to send on every later
@@ -126,10 +129,13 @@ int tp_httpc_send(struct tp_httpc *c, const char *json, size_t len, char *const 
 void tp_httpc_set_protocol_version(struct tp_httpc *c, const char *version);
 
 /* Open the GET stream for server-initiated messages (STREAMABLE only; a
- * no-op for SSE, whose stream is always open).  405 means the server does
- * not offer one: fine, nothing more happens.  Drops are reconnected with
- * Last-Event-ID after the server's retry: time (default 1 s), failures
- * with exponential backoff up to 30 s.  Idempotent. */
+ * no-op for SSE, whose stream is always open).  Call it once initialize
+ * has been answered (the stream needs the session id).  405 means the
+ * server does not offer one: fine, nothing more happens; other 4xx stop
+ * it with a warning.  Drops are reconnected with Last-Event-ID after the
+ * server's retry: time (default 1 s, at most 10 min), failures (5xx, 408,
+ * 429, transport errors) with exponential backoff up to 30 s, for as long
+ * as the connection lives.  Idempotent. */
 void tp_httpc_listen(struct tp_httpc *c);
 
 /* Abort the POST (or its resumption) that carries the request with this id
