@@ -410,6 +410,8 @@ static void server_release(struct cat_server *s)
 	free(s->prefix);
 	free(s->cwd);
 	free(s->source);
+	free(s->remote_url);
+	mg_strv_free(s->remote_headers);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -730,10 +732,14 @@ static int f_type(struct entry *e, yaml_node_t *v)
 {
 	if (is_string(v) && !strcmp(sval(v), "server"))
 		return 0;
-	if (is_string(v) && (!strcmp(sval(v), "remote") || !strcmp(sval(v), "poci"))) {
+	if (is_string(v) && !strcmp(sval(v), "remote")) {
 		e->remote = true;
-		mg_warn("%s:%zu: server %s: type '%s' is not supported yet; the server cannot be "
-			"started", e->ld->origin, v->start_mark.line + 1, e->s->name, sval(v));
+		return 0;
+	}
+	if (is_string(v) && !strcmp(sval(v), "poci")) {
+		e->remote = true;
+		mg_warn("%s:%zu: server %s: type 'poci' is not supported yet; the server cannot be "
+			"started", e->ld->origin, v->start_mark.line + 1, e->s->name);
 		return 0;
 	}
 	return fail(e->ld, v, "server '%s': 'type' must be server, remote or poci", e->s->name);
@@ -787,10 +793,94 @@ static int f_startup_timeout(struct entry *e, yaml_node_t *v)
 
 /* Docker calls a server remote when it has remote.url or sseEndpoint, with
  * or without type: remote; such an entry needs no command. */
-static int f_remote(struct entry *e, yaml_node_t *v)
+static int remote_url(struct entry *e, yaml_node_t *v)
 {
+	const char *u;
+
+	if (!is_string(v))
+		return fail(e->ld, v, "server '%s': the remote url must be a string, found %s",
+			    e->s->name, kind(v));
+	u = sval(v);
+	if (!mg_starts_with(u, "https://") && !mg_starts_with(u, "http://"))
+		return fail(e->ld, v, "server '%s': the remote url must start with https:// "
+			    "(or http://)", e->s->name);
+	free(e->s->remote_url);
+	e->s->remote_url = mg_strdup(u);
 	e->remote = true;
 	return 0;
+}
+
+static int remote_transport(struct entry *e, yaml_node_t *v)
+{
+	static const char *const streamable[] = { "http", "streamable", "streaming",
+						  "streamable-http" };
+
+	if (is_string(v) && strcmp(sval(v), "sse") == 0) {
+		e->s->remote_sse = true;
+		return 0;
+	}
+	for (size_t i = 0; is_string(v) && i < MG_ARRAY_LEN(streamable); i++)
+		if (strcmp(sval(v), streamable[i]) == 0)
+			return 0;
+	return fail(e->ld, v, "server '%s': 'transport_type' must be sse, http, streamable, "
+		    "streaming or streamable-http", e->s->name);
+}
+
+static int remote_header(void *ctx, yaml_node_t *k, yaml_node_t *v)
+{
+	struct entry *e = ctx;
+	struct mg_buf b;
+
+	if (!is_string(v))
+		return fail(e->ld, v, "server '%s': remote header '%s' must be a string",
+			    e->s->name, sval(k));
+	mg_buf_init(&b, 16384);
+	mg_buf_addf(&b, "%s: %s", sval(k), sval(v));
+	if (!e->s->remote_headers)
+		e->s->remote_headers = mg_calloc(1, sizeof(char *));
+	e->s->remote_headers = mg_strv_push(e->s->remote_headers, b.data);
+	mg_buf_release(&b);
+	return 0;
+}
+
+static int remote_pair(void *ctx, yaml_node_t *k, yaml_node_t *v)
+{
+	struct entry *e = ctx;
+	char where[CAT_NAME_MAX + 32];
+
+	if (is_null(v))
+		return 0;
+	if (!strcmp(sval(k), "url"))
+		return remote_url(e, v);
+	if (!strcmp(sval(k), "transport_type"))
+		return remote_transport(e, v);
+	if (!strcmp(sval(k), "headers")) {
+		if (v->type != YAML_MAPPING_NODE)
+			return fail(e->ld, v, "server '%s': remote 'headers' must be a mapping "
+				    "Name: value", e->s->name);
+		snprintf(where, sizeof(where), "server '%s': remote headers: ", e->s->name);
+		return each_pair(e->ld, v, where, remote_header, e);
+	}
+	warn_key(e, k, "is unknown in 'remote' and is ignored");
+	return 0;
+}
+
+static int f_remote(struct entry *e, yaml_node_t *v)
+{
+	char where[CAT_NAME_MAX + 16];
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail(e->ld, v, "server '%s': 'remote' must be a mapping {url, "
+			    "transport_type, headers}", e->s->name);
+	snprintf(where, sizeof(where), "server '%s': ", e->s->name);
+	return each_pair(e->ld, v, where, remote_pair, e);
+}
+
+/* Docker's older spelling of a remote server over legacy SSE. */
+static int f_sse_endpoint(struct entry *e, yaml_node_t *v)
+{
+	e->s->remote_sse = true;
+	return remote_url(e, v);
 }
 
 enum field_kind {
@@ -838,8 +928,8 @@ static const struct field fields[] = {
 	{ "extraHosts", FK_LATER, NULL },
 	{ "config", FK_LATER, NULL },
 	{ "oauth", FK_LATER, NULL },
-	{ "remote", FK_LATER, f_remote },
-	{ "sseEndpoint", FK_LATER, f_remote },
+	{ "remote", FK_READ, f_remote },
+	{ "sseEndpoint", FK_READ, f_sse_endpoint },
 	{ "policy", FK_LATER, NULL },
 };
 

@@ -45,6 +45,11 @@ struct cat_server {
 	uint64_t timeout_ms;    /* per-request deadline; 0 = gateway default */
 	uint64_t startup_timeout_ms; /* 0 = gateway default */
 	char *source;           /* "file:line" where it was defined, for messages */
+	/* Remote servers (Docker's remote: {url, transport_type, headers} or
+	 * sseEndpoint:): reached over HTTP instead of started. */
+	char *remote_url;       /* NULL for a local server */
+	bool remote_sse;        /* the legacy HTTP+SSE transport (2024-11-05) */
+	char **remote_headers;  /* "Name: value", NULL-terminated; may be NULL */
 };
 
 struct catalog {

@@ -45,6 +45,11 @@ void cat_server_digest(const struct cat_server *s, char out[65])
 		json_object_set_new(o, "cwd", json_string(s->cwd));
 	if (s->image)
 		json_object_set_new(o, "image", json_string(s->image));
+	if (s->remote_url) {
+		json_object_set_new(o, "remote", json_string(s->remote_url));
+		json_object_set_new(o, "remote_sse", json_boolean(s->remote_sse));
+		add_strv(o, "remote_headers", s->remote_headers);
+	}
 	/* JSON_SORT_KEYS makes the text canonical for our own input. */
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	len = strlen(text);

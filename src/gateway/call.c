@@ -43,6 +43,7 @@ void gw_call_free(struct gw_call *c)
 	free(c->name);
 	free(c->up_name);
 	free(c->line);
+	free(c->modern_name);
 	json_decref(c->arguments);
 	free(c);
 }
@@ -167,7 +168,14 @@ void gw_call_flush_waiting(struct gw_upstream *up)
 		struct gw_call *c = mg_container_of(pos, struct gw_call, node);
 
 		mg_list_del(&c->node);
-		gw_call_send(c, mg_steal(&c->line), c->line_len);
+		if (c->modern_name) {
+			char *name = mg_steal(&c->modern_name);
+
+			gw_remote_send_modern(c, mg_steal(&c->line), c->line_len, *name ? name : NULL);
+			free(name);
+		} else {
+			gw_call_send(c, mg_steal(&c->line), c->line_len);
+		}
 	}
 }
 

@@ -38,6 +38,8 @@ static struct cat_server *copy_def(const struct cat_server *s)
 	d->cwd = s->cwd ? mg_strdup(s->cwd) : NULL;
 	d->source = s->source ? mg_strdup(s->source) : NULL;
 	d->command = copy_strv(s->command);
+	d->remote_url = s->remote_url ? mg_strdup(s->remote_url) : NULL;
+	d->remote_headers = copy_strv(s->remote_headers);
 	d->tools = copy_strv(s->tools);
 	d->env = mg_calloc(s->n_env ? s->n_env : 1, sizeof(*d->env));
 	for (size_t i = 0; i < s->n_env; i++) {
@@ -63,6 +65,8 @@ static void free_def(struct cat_server *d)
 	free(d->source);
 	mg_strv_free(d->command);
 	mg_strv_free(d->tools);
+	free(d->remote_url);
+	mg_strv_free(d->remote_headers);
 	for (size_t i = 0; i < d->n_env; i++) {
 		free(d->env[i].name);
 		free(d->env[i].value);
@@ -89,6 +93,8 @@ static void sweep_cb(uv_timer_t *t)
 /* Can this entry run here?  Explains why not. */
 static bool runnable(const struct cat_server *s)
 {
+	if (s->remote_url)
+		return true;
 	if (s->command && s->command[0]) {
 		if (s->image)
 			mg_info("server '%s': running its command natively; image '%s' is not used",

@@ -18,6 +18,7 @@
 #include "gateway/gateway.h"
 #include "rpc/msg.h"
 #include "runtime/proc.h"
+#include "transport/http_client.h"
 #include "transport/stream.h"
 
 /* ---- per-server view: what the server offers ---- */
@@ -52,6 +53,7 @@ struct gw_server {
 	struct gw_slot shared;          /* shared lifecycle */
 	struct gw_upstream *discovery;  /* per-call servers: instance used to list */
 	struct mg_map subs;             /* shared instance: uri -> refcount */
+	int remote_era;                 /* remote: 1 speaks 2026-07-28, -1 does not, 0 unknown */
 };
 
 /* ---- an upstream instance ---- */
@@ -68,8 +70,10 @@ struct gw_upstream {
 	enum gw_up_kind kind;
 	enum gw_up_state state;
 	char label[96];                 /* "memory#3" for logs */
-	struct rt_child child;
+	struct rt_child child;          /* local servers */
 	struct tp_stream in, out, err;
+	struct tp_httpc *http;          /* remote servers */
+	struct tp_httpc *http_modern;   /* remote: stateless 2026-07-28 requests */
 	int open_handles;               /* freed when it reaches 0 */
 	int64_t next_id;
 	struct mg_map pending;          /* upstream id -> struct gw_call */
@@ -120,6 +124,8 @@ struct gw_call {
 	uint64_t bytes_in;
 	uint64_t last_progress_us;      /* when progress was last relayed */
 	int log_level;                  /* modern: _meta logLevel of the request, -1 = none */
+	bool sent_modern;               /* remote: sent as a stateless request */
+	char *modern_name;              /* remote: deferred stateless request's Mcp-Name */
 	gw_internal_cb internal;        /* gateway's own request */
 	void *internal_ctx;
 	bool cancelled;
@@ -259,6 +265,10 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 struct gw_upstream *gw_instance_for(struct gw_session *s, struct gw_server *srv,
 				    struct mg_err *err);
 void gw_upstream_stop(struct gw_upstream *up, const char *why);
+/* A 2026-07-28 client's request to a remote server: stateless when the
+ * server speaks that era (learned on first use), else over the legacy
+ * session with the version claim rewritten.  Takes line. */
+void gw_remote_send_modern(struct gw_call *c, char *line, size_t len, const char *name);
 int gw_upstream_write(struct gw_upstream *up, char *line, size_t len);
 void gw_slot_release(struct gw_slot *slot);
 void gw_upstreams_sweep(struct gateway *gw, uint64_t now_ms);

@@ -653,7 +653,10 @@ static void forward(struct gw_session *s, struct rpc_msg *m, const struct route 
 		return;
 	}
 	line = mg_buf_detach(&b, &len);
-	gw_call_send(c, line, len);
+	if (s->modern && up->http)
+		gw_remote_send_modern(c, line, len, r->orig ? r->orig : r->uri);
+	else
+		gw_call_send(c, line, len);
 }
 
 /* Requests the gateway answers itself are audited here; forwarded ones

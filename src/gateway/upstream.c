@@ -15,6 +15,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "gateway/internal.h"
+#include "json/jx.h"
 #include "mcp/proto.h"
 
 #define STOP_GRACE_MS 2000
@@ -71,6 +72,11 @@ static void stream_closed(struct tp_stream *s)
 static void child_closed(struct rt_child *c)
 {
 	handle_closed(c->data);
+}
+
+static void remote_closed(void *ctx)
+{
+	handle_closed(ctx);
 }
 
 /* ---- stdout: JSON-RPC from the server ---- */
@@ -183,11 +189,18 @@ static const struct tp_stream_ops in_ops = {
 
 int gw_upstream_write(struct gw_upstream *up, char *line, size_t len)
 {
-	if (up->state == GW_UP_GONE || up->state == GW_UP_STOPPING || up->in.closing) {
+	int rc;
+
+	if (up->state == GW_UP_GONE || up->state == GW_UP_STOPPING ||
+	    (!up->http && up->in.closing)) {
 		free(line);
 		return -EPIPE;
 	}
-	return tp_stream_write_owned(&up->in, line, len);
+	if (!up->http)
+		return tp_stream_write_owned(&up->in, line, len);
+	rc = tp_httpc_send(up->http, line, len && line[len - 1] == '\n' ? len - 1 : len, NULL);
+	free(line);
+	return rc;
 }
 
 /* ---- exit, crash, restart ---- */
@@ -218,7 +231,7 @@ static void up_finalize(struct gw_upstream *up)
 
 	if (up->state == GW_UP_GONE)
 		return;
-	if (!up->out.ended && !up->out.closing)
+	if (!up->http && !up->out.ended && !up->out.closing)
 		return;
 	up->state = GW_UP_GONE;
 	if (unexpected)
@@ -237,6 +250,12 @@ static void up_finalize(struct gw_upstream *up)
 	if (up->list_refresh) {
 		up->list_refresh = false;
 		gw_server_refresh(up->srv, NULL);      /* abandoned discovery */
+	}
+	if (up->http_modern)
+		tp_httpc_close(mg_steal(&up->http_modern), remote_closed);
+	if (up->http) {
+		tp_httpc_close(mg_steal(&up->http), remote_closed);
+		return;
 	}
 	tp_stream_close(&up->in);
 	tp_stream_close(&up->out);
@@ -275,6 +294,10 @@ void gw_upstream_stop(struct gw_upstream *up, const char *why)
 	if (up->slot && up->slot->up == up)
 		up->slot->up = NULL;
 	gw_call_fail_all(up, "stopped", why);
+	if (up->http) {
+		up_finalize(up);        /* ends the HTTP session (DELETE) */
+		return;
+	}
 	/* MCP stdio shutdown: close stdin, wait, SIGTERM, wait, SIGKILL. */
 	tp_stream_close(&up->in);
 	up->stop_stage = 0;
@@ -289,10 +312,11 @@ void gw_upstreams_sweep(struct gateway *gw, uint64_t now)
 	mg_list_each_safe(pos, tmp, &gw->instances) {
 		struct gw_upstream *up = mg_container_of(pos, struct gw_upstream, node);
 
-		if (up->stdout_closed_ms && !up->child.exited && up->state != GW_UP_GONE &&
+		if (!up->http && up->stdout_closed_ms && !up->child.exited && up->state != GW_UP_GONE &&
 		    up->state != GW_UP_STOPPING && now - up->stdout_closed_ms > STDOUT_GRACE_MS)
 			gw_upstream_stop(up, "closed its stdout");
-		if (up->state != GW_UP_STOPPING || up->child.exited || now < up->stop_deadline_ms)
+		if (up->http || up->state != GW_UP_STOPPING || up->child.exited ||
+		    now < up->stop_deadline_ms)
 			continue;
 		rt_child_signal(&up->child, up->stop_stage == 0 ? SIGTERM : SIGKILL);
 		up->stop_stage++;
@@ -347,6 +371,10 @@ static void on_initialized(struct gw_call *c, struct rpc_msg *resp, const char *
 	gw_upstream_write(up, line, len);
 	up->state = GW_UP_READY;
 	up->ready_ms = mg_now_ms();
+	if (up->http) {
+		tp_httpc_set_protocol_version(up->http, up->version);
+		tp_httpc_listen(up->http);
+	}
 	if (up->slot)
 		up->slot->failures = 0;
 	mg_info("%s ready in %llu ms (%s)", up->label,
@@ -425,6 +453,230 @@ static int open_streams(struct gw_upstream *up, struct mg_err *err)
 	return 0;
 }
 
+/* ---- remote servers over HTTP ---- */
+
+static void remote_message_modern(void *ctx, const char *json, size_t len, int status);
+static void send_legacy_claim(struct gw_call *c, char *line, size_t len);
+static char **expand_headers(char *const *in);
+
+static void remote_message(void *ctx, const char *json, size_t len, int status)
+{
+	struct gw_upstream *up = ctx;
+	struct rpc_msg m;
+	char why[160];
+	char *id_raw = NULL;
+
+	if (up->state == GW_UP_GONE)
+		return;
+	if (rpc_parse(json, len, &m, why, sizeof(why), &id_raw)) {
+		free(id_raw);
+		mg_warn("%s sent something that is not JSON-RPC (skipped: %s)", up->label, why);
+		return;
+	}
+	free(id_raw);
+	if (m.kind == RPC_RESPONSE)
+		gw_call_complete(up, &m);
+	else
+		gw_relay_from_upstream(up, &m);
+	rpc_msg_release(&m);
+}
+
+static void remote_post_error(void *ctx, const char *id, size_t id_len, int status,
+			      const char *why)
+{
+	struct gw_upstream *up = ctx;
+	char num[24];
+	int64_t v;
+	struct gw_call *c;
+
+	if (!id || id_len >= sizeof(num)) {
+		mg_warn("%s: a message was refused (HTTP %d): %s", up->label, status, why);
+		return;
+	}
+	memcpy(num, id, id_len);
+	num[id_len] = '\0';
+	if (mg_parse_i64(num, &v) || !(c = mg_map_geti(&up->pending, (uint64_t)v)))
+		return;
+	if (c->sent_modern && up->srv->remote_era == 0 &&
+	    (status == 400 || status == 404 || status == 405) && c->line) {
+		/* No modern answer: a legacy server.  Say it once, then use its
+		 * session for this and every later modern request. */
+		mg_info("%s does not speak 2026-07-28 (HTTP %d); using its 2025-11-25 session",
+			up->label, status);
+		up->srv->remote_era = -1;
+		c->sent_modern = false;
+		send_legacy_claim(c, mg_steal(&c->line), c->line_len);
+		return;
+	}
+	if (status)
+		gw_call_fail(c, "unavailable", "server '%s' answered %s with HTTP %d: %s",
+			     up->srv->def->name, c->method, status, why);
+	else
+		gw_call_fail(c, "unavailable", "server '%s' cannot be reached for %s: %s",
+			     up->srv->def->name, c->method, why);
+}
+
+static void remote_lost(void *ctx, const char *why)
+{
+	struct gw_upstream *up = ctx;
+
+	if (!up->exit_reason)
+		up->exit_reason = mg_strdup(why);
+	up_finalize(up);
+}
+
+static const struct tp_httpc_ops remote_ops = {
+	remote_message, remote_post_error, remote_lost,
+};
+
+/* The stateless connection: its answers prove the server modern. */
+static void remote_message_modern(void *ctx, const char *json, size_t len, int status)
+{
+	struct gw_upstream *up = ctx;
+
+	if (up->srv->remote_era == 0 && status == 200) {
+		mg_info("%s speaks 2026-07-28: stateless requests go to it as they are", up->label);
+		up->srv->remote_era = 1;
+	}
+	remote_message(ctx, json, len, status);
+}
+
+static void remote_modern_lost(void *ctx, const char *why)
+{
+	struct gw_upstream *up = ctx;
+
+	mg_warn("%s: stateless connection lost: %s", up->label, why);
+}
+
+static const struct tp_httpc_ops remote_modern_ops = {
+	remote_message_modern, remote_post_error, remote_modern_lost,
+};
+
+/* The legacy session's negotiated version replaces the client's 2026-07-28
+ * claim, so that a server that checks the header against the body sees
+ * them agree. */
+static void send_legacy_claim(struct gw_call *c, char *line, size_t len)
+{
+	static const char *const cpath[] = { "params", "_meta",
+					     "io.modelcontextprotocol/protocolVersion" };
+	struct gw_upstream *up = c->up;
+	struct jx_edit e;
+	struct mg_buf b;
+	char ver[64];
+	size_t n;
+
+	if (jx_find(line, len, cpath, 3, &e.at) == 0) {
+		snprintf(ver, sizeof(ver), "\"%s\"", up->version ? up->version : MCP_LATEST_LEGACY);
+		e.text = ver;
+		e.text_len = strlen(ver);
+		mg_buf_init(&b, len + 64);
+		if (jx_splice(line, len, &e, 1, &b) == 0) {
+			free(line);
+			line = mg_buf_detach(&b, &n);
+			len = n;
+		} else {
+			mg_buf_release(&b);
+		}
+	}
+	gw_call_send(c, line, len);
+}
+
+void gw_remote_send_modern(struct gw_call *c, char *line, size_t len, const char *name)
+{
+	struct gw_upstream *up = c->up;
+	char method_h[160], name_h[600];
+	char *headers[3] = { method_h, NULL, NULL };
+	struct mg_err err;
+	int rc;
+
+	if (up->state == GW_UP_STARTING) {
+		/* Decide once the server is up (and its era may be known). */
+		c->line = line;
+		c->line_len = len;
+		c->modern_name = mg_strdup(name ? name : "");
+		mg_list_add_tail(&up->waiting, &c->node);
+		return;
+	}
+	if (up->srv->remote_era < 0) {
+		send_legacy_claim(c, line, len);
+		return;
+	}
+	if (!up->http_modern) {
+		char **hdrs = expand_headers(up->srv->def->remote_headers);
+
+		rc = tp_httpc_open(up->gw->loop, up->srv->def->remote_url, TP_HTTPC_STREAMABLE,
+				   hdrs, up->gw->cfg.max_message, &remote_modern_ops, up,
+				   &up->http_modern, &err);
+		mg_strv_free(hdrs);
+		if (rc) {
+			send_legacy_claim(c, line, len);
+			return;
+		}
+		up->open_handles++;
+		tp_httpc_set_protocol_version(up->http_modern, "2026-07-28");
+	}
+	snprintf(method_h, sizeof(method_h), "Mcp-Method: %s", c->method);
+	if (name && strlen(name) < sizeof(name_h) - 12) {
+		snprintf(name_h, sizeof(name_h), "Mcp-Name: %s", name);
+		headers[1] = name_h;
+	}
+	c->sent_modern = true;
+	if (up->srv->remote_era == 0) {
+		c->line = mg_memdup0(line, len);       /* to fall back with */
+		c->line_len = len;
+	}
+	rc = tp_httpc_send(up->http_modern, line, len && line[len - 1] == '\n' ? len - 1 : len,
+			   headers);
+	free(line);
+	if (rc)
+		gw_call_fail(c, "unavailable", "cannot send to server '%s': %s",
+			     up->srv->def->name, strerror(-rc));
+}
+
+/* Header values may name the gateway's environment (${NAME}), as Docker's
+ * catalogs name secrets: the value never appears in the catalog itself. */
+static char **expand_headers(char *const *in)
+{
+	char **out = mg_calloc(1, sizeof(char *));
+
+	for (size_t i = 0; in && in[i]; i++) {
+		struct mg_buf b;
+
+		mg_buf_init(&b, 65536);
+		for (const char *p = in[i]; *p;) {
+			const char *end;
+
+			if (p[0] == '$' && p[1] == '{' && (end = strchr(p + 2, '}'))) {
+				char name[128];
+				const char *v;
+
+				snprintf(name, sizeof(name), "%.*s", (int)(end - p - 2), p + 2);
+				v = getenv(name);
+				mg_buf_adds(&b, v ? v : "");
+				p = end + 1;
+			} else {
+				mg_buf_addc(&b, *p++);
+			}
+		}
+		out = mg_strv_push(out, b.data ? b.data : "");
+		mg_buf_release(&b);
+	}
+	return out;
+}
+
+static int open_remote(struct gw_upstream *up, struct mg_err *err)
+{
+	const struct cat_server *d = up->srv->def;
+	char **headers = expand_headers(d->remote_headers);
+	int rc;
+
+	rc = tp_httpc_open(up->gw->loop, d->remote_url, d->remote_sse ? TP_HTTPC_SSE
+								   : TP_HTTPC_STREAMABLE,
+			   headers, up->gw->cfg.max_message, &remote_ops, up, &up->http, err);
+	mg_strv_free(headers);
+	return rc;
+}
+
 static const char *kind_name(enum gw_up_kind k)
 {
 	switch (k) {
@@ -464,12 +716,16 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 	mg_list_init(&up->node);
 	snprintf(up->label, sizeof(up->label), "server '%s' (%s instance #%llu)", srv->def->name,
 		 kind_name(kind), (unsigned long long)++gw->instance_seq);
-	env = build_env(srv);
-	sp.argv = srv->def->command;
-	sp.envp = env;
-	sp.cwd = srv->def->cwd;
-	rc = rt_child_spawn(gw->loop, &up->child, &sp, on_child_exit, err);
-	mg_strv_free(env);
+	if (srv->def->remote_url) {
+		rc = open_remote(up, err);
+	} else {
+		env = build_env(srv);
+		sp.argv = srv->def->command;
+		sp.envp = env;
+		sp.cwd = srv->def->cwd;
+		rc = rt_child_spawn(gw->loop, &up->child, &sp, on_child_exit, err);
+		mg_strv_free(env);
+	}
 	if (rc) {
 		mg_warn("%s cannot start: %s", up->label, err ? err->msg : "error");
 		if (slot)
@@ -484,11 +740,14 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 	up->spawned_ms = mg_now_ms();
 	if (slot)
 		slot->up = up;
-	if (open_streams(up, err)) {
+	if (!up->http && open_streams(up, err)) {
 		gw_upstream_stop(up, err->msg);
 		return NULL;
 	}
-	mg_debug("%s started: pid %d", up->label, (int)up->child.pid);
+	if (up->http)
+		mg_debug("%s: connecting to %s", up->label, srv->def->remote_url);
+	else
+		mg_debug("%s started: pid %d", up->label, (int)up->child.pid);
 	up->init_caps = gw_relay_caps(owner ? owner->client_caps : NULL);
 	up->client_info = owner && owner->client_info ? json_incref(owner->client_info)
 		: json_pack("{ssss}", "name", "mcpguard", "version", MG_VERSION);

@@ -720,6 +720,19 @@ static void post_modern(struct tp_mcp_http *h, struct tp_http_req *r, const char
 	dispatch_exchange(h, c, r, ex, body, len);
 }
 
+/* A version claim naming a legacy revision (a gateway speaking to us over
+ * its legacy session may send one) stays on the legacy path. */
+static bool claims_legacy(struct tp_mcp_http *h, const char *body, const struct jx_span *claim)
+{
+	for (size_t i = 0; h->cfg.versions && h->cfg.versions[i]; i++) {
+		size_t n = strlen(h->cfg.versions[i]);
+
+		if (claim->len == n + 2 && memcmp(body + claim->off + 1, h->cfg.versions[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 {
 	const char *ctype = tp_http_header(r, "Content-Type");
@@ -754,7 +767,8 @@ static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 	/* The body decides the era: a protocolVersion claim in _meta is the
 	 * stateless 2026-07-28 protocol; a modern header without one is a
 	 * modern request missing its _meta. */
-	if (pk.claim.len || (!pk.initialize && version && strcmp(version, MODERN_VERSION) == 0)) {
+	if ((pk.claim.len && !claims_legacy(h, body, &pk.claim)) ||
+	    (!pk.initialize && version && strcmp(version, MODERN_VERSION) == 0)) {
 		post_modern(h, r, body, len, &pk, version);
 		return;
 	}

@@ -140,6 +140,85 @@ for suite in 0.1.16 next-2025-11-25 next-2026-07-28; do
 		status=1
 	fi
 done
+# Issue 3, criterion 2: the same with the fixture reached over HTTP (a
+# remote upstream).  The remote is a second mcpguard fronting the fixture
+# over authenticated HTTP (both eras, Streamable HTTP and HTTP+SSE), so the
+# first one exercises its HTTP client, its header secrets and its
+# 2026-07-28 detection; the legacy sets also run against supergateway.
+remote_port=$(free_port)
+ASAN_OPTIONS=detect_leaks=1 MCP_GATEWAY_AUTH_TOKEN=remote-secret "$gateway" gateway run \
+	--catalog "$out/catalog-dual.yaml" --no-cache --transport streaming,sse --port "$remote_port" \
+	--audit-log "$out/audit-remote.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
+remote_pid=$!
+sg_port=$(free_port)
+"$NODE22" "$root/tests/node_modules/supergateway/dist/index.js" --stdio "$fixture" \
+	--outputTransport streamableHttp --stateful --port "$sg_port" >"$out/supergateway.log" 2>&1 &
+sg_pid=$!
+cat >"$out/catalog-remote.yaml" <<YAML
+registry:
+  fixture:
+    remote:
+      url: http://127.0.0.1:$remote_port/mcp
+      transport_type: streamable
+      headers:
+        Authorization: Bearer \${REMOTE_TOKEN}
+YAML
+cat >"$out/catalog-remote-sse.yaml" <<YAML
+registry:
+  fixture:
+    remote:
+      url: http://127.0.0.1:$remote_port/sse
+      transport_type: sse
+      headers:
+        Authorization: Bearer \${REMOTE_TOKEN}
+YAML
+cat >"$out/catalog-supergateway.yaml" <<YAML
+registry:
+  fixture:
+    remote: {url: "http://127.0.0.1:$sg_port/mcp", transport_type: streamable}
+YAML
+export REMOTE_TOKEN=remote-secret
+for _ in $(seq 1 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$remote_port") 2>/dev/null &&
+		(exec 3<>"/dev/tcp/127.0.0.1/$sg_port") 2>/dev/null && break
+	sleep 0.1
+done
+for combo in "0.1.16 remote" "0.1.16 remote-sse" "0.1.16 supergateway" \
+	"next-2025-11-25 remote" "next-2025-11-25 supergateway" "next-2026-07-28 remote"; do
+	set -- $combo
+	suite=$1 via=$2
+	case $suite in
+	0.1.16) runner="$root/tests/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+		args=(--suite all); need="" ;;
+	next-2025-11-25) runner="$root/tests/node_modules/conformance-next/dist/index.js"
+		args=(--requirements 2025-11-25); need="$(required 2025-11-25)" ;;
+	next-2026-07-28) runner="$root/tests/node_modules/conformance-next/dist/index.js"
+		args=(--requirements 2026-07-28); need="$(required 2026-07-28)" ;;
+	esac
+	start_gateway "$out/catalog-$via.yaml"
+	timeout 600 "$NODE22" "$runner" server --url "http://127.0.0.1:$port/mcp" "${args[@]}" \
+		-o "$out/remote-$suite-$via" >"$out/remote-$suite-$via.log" 2>&1 || true
+	stop_gateway
+	[ -n "$need" ] || need=$(sed -n 's/^[✓✗] \([a-z0-9-]*\):.*/\1/p' "$out/remote-$suite-$via.log")
+	total=0; passed=0; failed=()
+	for sc in $need; do
+		total=$((total + 1))
+		if grep -q "^✓ $sc:" "$out/remote-$suite-$via.log"; then
+			passed=$((passed + 1))
+		else
+			failed+=("$sc")
+		fi
+	done
+	echo "== conformance $suite, fixture reached over HTTP ($via): $passed/$total required ${failed[*]:+(failed: ${failed[*]})}"
+	if [ "$passed" != "$total" ] || [ "$total" = 0 ]; then
+		echo "conformance: $suite via $via: a required scenario failed (log: $out/remote-$suite-$via.log)" >&2
+		status=1
+	fi
+done
+kill -TERM "$remote_pid" "$sg_pid" 2>/dev/null
+wait "$remote_pid" || { echo "conformance: the remote gateway exited with status $?" >&2; status=1; }
+wait "$sg_pid" 2>/dev/null || true
+
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log"; then
 	echo "conformance: the gateway reported a sanitizer error:" >&2
 	grep -A20 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out/gateway-stderr.log" | head -60 >&2
