@@ -409,9 +409,7 @@ static void test_image_only_and_remote(void **state)
 			      &err),
 			 0);
 	log = capture_end(&cap);
-	assert_contains(log, "catalog.yaml:5: server rem: type 'remote' is not supported yet");
-	assert_contains(log, "catalog.yaml:6: server rem: key 'remote' is not supported yet "
-			     "and is ignored");
+	assert_null(strstr(log, "server rem:"));        /* remote servers are read */
 	assert_contains(log, "catalog.yaml:8: server poc: type 'poci' is not supported yet");
 	free(log);
 	s = catalog_find(&c, "img");
@@ -420,12 +418,48 @@ static void test_image_only_and_remote(void **state)
 	s = catalog_find(&c, "rem");
 	assert_null(s->command);
 	assert_null(s->image);
+	assert_string_equal(s->remote_url, "https://example.com/mcp");
+	assert_false(s->remote_sse);
+	assert_true(catalog_find(&c, "oldsse")->remote_sse);
+	assert_string_equal(catalog_find(&c, "oldsse")->remote_url, "http://localhost:8811/sse");
 	assert_non_null(catalog_find(&c, "poc"));
 	/* Docker calls these remote even without type: remote. */
 	assert_null(catalog_find(&c, "gitmcp")->command);
 	assert_null(catalog_find(&c, "oldsse")->command);
 	assert_int_equal(c.n_servers, 5);
 	catalog_release(&c);
+}
+
+static void test_remote_fields(void **state)
+{
+	const struct cat_server *s;
+	struct catalog c;
+	struct mg_err err;
+
+	catalog_init(&c);
+	assert_int_equal(load(&c,
+			      "registry:\n"
+			      "  r:\n"
+			      "    remote:\n"
+			      "      url: https://mcp.example.com/mcp\n"
+			      "      transport_type: sse\n"
+			      "      headers:\n"
+			      "        Authorization: Bearer ${TOKEN}\n"
+			      "        X-Team: blue\n",
+			      &err),
+			 0);
+	s = catalog_find(&c, "r");
+	assert_true(s->remote_sse);
+	assert_string_equal(s->remote_headers[0], "Authorization: Bearer ${TOKEN}");
+	assert_string_equal(s->remote_headers[1], "X-Team: blue");
+	assert_null(s->remote_headers[2]);
+	catalog_release(&c);
+	expect_error("registry:\n  r:\n    remote: {url: 'ftp://x'}\n", -EINVAL,
+		     "catalog.yaml:3:19: server 'r': the remote url must start with https:// "
+		     "(or http://)");
+	expect_error("registry:\n  r:\n    remote: {url: 'https://x', transport_type: ws}\n",
+		     -EINVAL, "catalog.yaml:3:48: server 'r': 'transport_type' must be sse, http, "
+		     "streamable, streaming or streamable-http");
 }
 
 static void test_no_command(void **state)
@@ -584,7 +618,7 @@ static void test_unknown_and_unsupported_keys_warn(void **state)
 			      "    extraHosts: ['a:1.2.3.4']\n"
 			      "    config: [{name: gh, type: object}]\n"
 			      "    oauth: {providers: []}\n"
-			      "    sseEndpoint: /sse\n"
+			      "    sseEndpoint: http://127.0.0.1:1/sse\n"
 			      "    policy: {allowed: true}\n"
 			      "    frobnicate: 3\n"
 			      "    \"evil\\e[31m\": 1\n"
@@ -600,7 +634,6 @@ static void test_unknown_and_unsupported_keys_warn(void **state)
 	assert_contains(log, "catalog.yaml:9: server gh: key 'extraHosts' is not supported yet");
 	assert_contains(log, "catalog.yaml:10: server gh: key 'config' is not supported yet");
 	assert_contains(log, "catalog.yaml:11: server gh: key 'oauth' is not supported yet");
-	assert_contains(log, "catalog.yaml:12: server gh: key 'sseEndpoint' is not supported");
 	assert_contains(log, "catalog.yaml:13: server gh: key 'policy' is not supported yet");
 	assert_contains(log, "catalog.yaml:14: server gh: key 'frobnicate' is unknown and is "
 			     "ignored");
@@ -608,7 +641,7 @@ static void test_unknown_and_unsupported_keys_warn(void **state)
 	assert_contains(log, "catalog.yaml:15: server gh: key 'evil?[31m' is unknown");
 	assert_null(strchr(log, '\x1b'));
 	assert_contains(log, "catalog.yaml:16: server gh: key 'hint' in 'secrets' is unknown");
-	assert_int_equal(count_of(log, "warning"), 12);
+	assert_int_equal(count_of(log, "warning"), 11);
 	free(log);
 	assert_int_equal(c.n_servers, 1);
 	catalog_release(&c);
@@ -974,6 +1007,7 @@ int main(void)
 		cmocka_unit_test(test_booleans_yaml11),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_image_only_and_remote),
+		cmocka_unit_test(test_remote_fields),
 		cmocka_unit_test(test_no_command),
 		cmocka_unit_test(test_type_errors),
 		cmocka_unit_test(test_structure_errors),
