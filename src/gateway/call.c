@@ -35,6 +35,8 @@ struct gw_call *gw_call_new(struct gw_session *s, const char *method)
 
 void gw_call_free(struct gw_call *c)
 {
+	if (c->bridge)
+		gw_bridge_call_done(c);
 	mg_list_del(&c->node);
 	free(c->key);
 	free(c->client_id);
@@ -44,6 +46,7 @@ void gw_call_free(struct gw_call *c)
 	free(c->up_name);
 	free(c->line);
 	free(c->modern_name);
+	json_decref(c->client_caps);
 	json_decref(c->arguments);
 	free(c);
 }
@@ -213,8 +216,8 @@ static void send_error(struct gw_call *c, int code, const char *msg, const char 
 {
 	json_t *data;
 
-	if (!c->sess || c->cancelled || !c->client_id)
-		return;
+	if (!c->sess || c->cancelled || !c->client_id || gw_bridge_detached(c))
+		return;         /* (a detached bridged call has no request to answer) */
 	data = json_pack("{ssss}", "gateway", "mcpguard", "reason", reason);
 	if (c->up)
 		json_object_set_new(data, "server", json_string(c->up->srv->def->name));
@@ -300,6 +303,8 @@ void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m)
 		c->internal(c, m, NULL);
 		goto out;
 	}
+	if (gw_bridge_detached(c) && gw_bridge_complete(c, m))
+		goto out;       /* kept for the client's retry */
 	if (c->cancelled || !c->sess || c->sess->closed)
 		goto out;
 	/* Splice the client's id into the server's bytes: nothing else of the

@@ -87,6 +87,7 @@ static void sweep_cb(uv_timer_t *t)
 
 	gw_calls_sweep(gw, now);
 	gw_s2c_sweep(gw, now);
+	gw_bridges_sweep(gw, now);
 	gw_upstreams_sweep(gw, now);
 }
 

@@ -125,6 +125,8 @@ struct gw_call {
 	uint64_t last_progress_us;      /* when progress was last relayed */
 	int log_level;                  /* modern: _meta logLevel of the request, -1 = none */
 	bool sent_modern;               /* remote: sent as a stateless request */
+	struct gw_bridge *bridge;       /* modern client, legacy server asking (bridge.c) */
+	json_t *client_caps;            /* modern: the request's clientCapabilities */
 	char *modern_name;              /* remote: deferred stateless request's Mcp-Name */
 	gw_internal_cb internal;        /* gateway's own request */
 	void *internal_ctx;
@@ -155,6 +157,7 @@ struct gw_session {
 	bool awaiting_discovery;        /* modern: requests held until servers are listed */
 	int req_log_level;              /* modern: the request being routed, -1 = none */
 	struct mg_list listeners;       /* modern: subscriptions/listen streams */
+	struct mg_list bridges;         /* modern: calls waiting for a retry (bridge.c) */
 	bool closed;
 	json_t *client_caps;
 	json_t *client_info;
@@ -328,6 +331,15 @@ void gw_modern_lists_changed(struct gw_session *s, const bool changed[3],
 bool gw_modern_stop_listen(struct gw_session *s, const char *rel, size_t rel_len);
 void gw_modern_release(struct gw_session *s);
 json_t *gw_modern_supported(void);
+
+/* bridge.c */
+bool gw_bridge_server_request(struct gw_upstream *up, struct gw_session *s, struct rpc_msg *m);
+int gw_bridge_retry(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl);
+bool gw_bridge_complete(struct gw_call *c, struct rpc_msg *m);
+void gw_bridge_call_done(struct gw_call *c);
+bool gw_bridge_detached(const struct gw_call *c);
+void gw_bridges_release(struct gw_session *s);
+void gw_bridges_sweep(struct gateway *gw, uint64_t now_ms);
 
 /* relay.c */
 void gw_relay_from_upstream(struct gw_upstream *up, struct rpc_msg *m);

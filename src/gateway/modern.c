@@ -216,7 +216,9 @@ bool gw_modern_request(struct gw_session *s, struct rpc_msg *m, const char *id, 
 			: GW_LIST_TEMPLATES);
 	} else if (route == MCP_ROUTE_TOOL || route == MCP_ROUTE_PROMPT || route == MCP_ROUTE_URI ||
 		   route == MCP_ROUTE_COMPLETION) {
-		return false;
+		/* A retry carrying the gateway's own requestState continues a
+		 * bridged call; any other state belongs to the server. */
+		return gw_bridge_retry(s, m, id, idl) != 0;
 	} else {
 		gw_session_error(s, id, idl, RPC_METHOD_NOT_FOUND, "Method not found", NULL);
 	}

@@ -106,6 +106,14 @@ static void on_server_request(struct gw_upstream *up, struct rpc_msg *m)
 		return;
 	}
 	s = targets[0];
+	if (s->modern) {
+		if (!gw_bridge_server_request(up, s, m)) {
+			snprintf(msg, sizeof(msg), "the client did not declare %s for this request",
+				 cap ? cap : m->method);
+			answer_upstream(up, m, NULL, RPC_METHOD_NOT_FOUND, msg);
+		}
+		return;
+	}
 	if (cap && !json_object_get(s->client_caps, cap)) {
 		snprintf(msg, sizeof(msg), "the client does not support %s", cap);
 		answer_upstream(up, m, NULL, RPC_METHOD_NOT_FOUND, msg);

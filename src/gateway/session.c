@@ -205,6 +205,7 @@ struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_o
 	mg_list_init(&s->backlog);
 	mg_list_init(&s->held);
 	mg_list_init(&s->listeners);
+	mg_list_init(&s->bridges);
 	s->req_log_level = -1;
 	mg_list_add_tail(&gw->sessions, &s->node);
 	return s;
@@ -218,12 +219,14 @@ bool gw_session_busy(const struct gw_session *s)
 
 static void become_modern(struct gw_session *s)
 {
-	/* No capabilities to relay: 2026-07-28 servers never send requests to
-	 * clients; they return input_required results instead. */
+	/* 2026-07-28 clients receive no requests; a legacy server's requests
+	 * go through the bridge (bridge.c). */
 	s->modern = true;
 	s->initialized = true;
 	json_decref(s->client_caps);
-	s->client_caps = json_object();
+	/* Servers may ask for what the bridge can turn into input_required
+	 * (each request still declares what its client can answer). */
+	s->client_caps = gw_relay_caps(NULL);
 	free(s->version);
 	s->version = mg_strdup("2026-07-28");
 }
@@ -293,6 +296,7 @@ void gw_session_close(struct gw_session *s)
 	if (s->closed)
 		return;
 	s->closed = true;
+	gw_bridges_release(s);
 	/* The client is gone: nobody waits for these answers any more. */
 	while (mg_map_next(&s->calls, &it, NULL, NULL, &v))
 		gw_call_cancel(v, "client session closed");
@@ -643,6 +647,9 @@ static void forward(struct gw_session *s, struct rpc_msg *m, const struct route 
 		c->up_name = mg_strdup(r->orig);
 	c->arguments = json_incref(json_object_get(m->params, "arguments"));
 	c->log_level = s->modern ? s->req_log_level : -1;
+	if (s->modern)
+		c->client_caps = json_incref(jx_obj(jx_obj(m->params, "_meta"),
+						    "io.modelcontextprotocol/clientCapabilities"));
 	if (r->uri)
 		track_subscription(s, m, r->srv, r->uri);
 	gw_call_register(up, c, r->srv->timeout_ms);

