@@ -169,6 +169,34 @@ describe('the door', () => {
     assert.equal(r.status, 404, 'ended');
   });
 
+  it('a broken stream resumes with Last-Event-ID and loses nothing', async () => {
+    let r = await post(init, auth.headers);
+    const sid = r.headers.get('mcp-session-id');
+    await r.text();
+    const hdrs = { ...auth.headers, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' };
+    const ac = new AbortController();
+    r = await fetch(`${base}/mcp`, { method: 'POST', signal: ac.signal, headers: {
+      'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...hdrs },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 42, method: 'tools/call',
+        params: { name: 'slow', arguments: { ms: 700 }, _meta: { progressToken: 'p' } } }) });
+    assert.equal(r.headers.get('content-type'), 'text/event-stream');
+    const reader = r.body.getReader();
+    let text = '';
+    while (!/\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const lastId = /^id: (\S+)/m.exec(text)[1];
+    ac.abort();                             // the client's connection breaks
+    await sleep(900);                       // the call finishes meanwhile
+    r = await fetch(`${base}/mcp`, { headers: { ...hdrs, Accept: 'text/event-stream', 'Last-Event-ID': lastId } });
+    assert.equal(r.status, 200);
+    const rest = await r.text();
+    const events = rest.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+    assert.ok(events.some((e) => e.method === 'notifications/progress'), 'later progress replayed');
+    const final = events.find((e) => e.id === 42);
+    assert.ok(final, `the response is replayed: ${rest.slice(0, 300)}`);
+    assert.equal(final.result.content[0].text, 'done');
+    assert.doesNotMatch(rest, new RegExp(`^id: ${lastId}$`, 'm'), 'nothing before Last-Event-ID');
+  });
+
   it('other methods and paths', async () => {
     assert.equal((await fetch(`${base}/mcp`, { method: 'PUT', headers: auth.headers })).status, 405);
     assert.equal((await fetch(`${base}/nowhere`, { headers: auth.headers })).status, 404);
