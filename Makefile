@@ -4,7 +4,7 @@
 #               integration, conformance)
 # Everything else here serves those two.
 
-PKGS      := jansson libuv yaml-0.1 libsodium libmicrohttpd libcurl
+PKGS      := jansson libuv yaml-0.1 libsodium libmicrohttpd libcurl libseccomp
 CC        ?= cc
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-build}"
 build_pkgs=(build-essential pkg-config libjansson-dev libuv1-dev libyaml-dev libsodium-dev
-	libmicrohttpd-dev libcurl4-gnutls-dev)
+	libmicrohttpd-dev libcurl4-gnutls-dev libseccomp-dev)
 run_pkgs=(nodejs npm)   # the built-in catalog starts its servers with npx
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind procps curl)
 

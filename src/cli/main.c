@@ -14,6 +14,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  gateway run    Run the gateway (a drop-in for 'docker mcp gateway run')\n"
+	"  sandbox run    Run one command in the sandbox (agent-written code)\n"
 	"  version        Print the version\n"
 	"\n"
 	"Run 'mcpguard <command> --help' for the options of a command.\n"
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "gateway") == 0)
 		return cli_gateway(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sandbox") == 0)
+		return cli_sandbox(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
 		return cli_version(argc - 1, argv + 1);
 	fprintf(stderr, "mcpguard: unknown command '%s'\n\n%s", argv[1], usage);

@@ -1,0 +1,129 @@
+// Issue 4, criterion 2: an escape battery.  Each attempt runs inside
+// `mcpguard sandbox run` and must be refused.  Every attempt stays harmless
+// if the sandbox failed: bounded bombs, loopback targets of this test's
+// own, no write to a host-wide setting.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gatewayBin, root, sleep, tempDir } from './lib.mjs';
+
+const probe = path.join(root, 'build/fixtures/sbx_probe');
+const fixtures = path.join(root, 'build/fixtures');
+
+function run(args, probeArgs, { timeout = 30000 } = {}) {
+  const r = spawnSync(gatewayBin, ['sandbox', 'run', '--ro', fixtures, '--json', ...args, '--', probe, ...probeArgs],
+    { encoding: 'utf8', timeout, env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
+  const report = r.stderr.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  return { status: r.status, out: r.stdout.trim(), err: r.stderr, report: report ? JSON.parse(report) : null };
+}
+
+function refused(args, probeArgs) {
+  const r = run(args, probeArgs);
+  assert.equal(r.status, 0, `probe failed to run: ${r.err}`);
+  assert.match(r.out, /^refused /, `${probeArgs.join(' ')}: ${r.out}`);
+  return r.out;
+}
+
+describe('sandbox escape battery', () => {
+  let listener, port, dir;
+
+  before(async () => {
+    dir = tempDir('mcpguard-sbx-');
+    // A loopback listener of our own: an egress attempt that got out would
+    // reach it, and nothing else.
+    listener = net.createServer((s) => s.end('hello'));
+    await new Promise((r) => listener.listen(0, '127.0.0.1', r));
+    port = listener.address().port;
+  });
+
+  after(() => listener?.close());
+
+  it('the sandbox runs a program and passes its exit status through', () => {
+    let r = spawnSync(gatewayBin, ['sandbox', 'run', '--', 'sh', '-c', 'id -u; exit 7'], { encoding: 'utf8' });
+    assert.equal(r.status, 7);
+    assert.equal(r.stdout.trim(), '1000');
+    r = spawnSync(gatewayBin, ['sandbox', 'run', '--', 'no-such-program'], { encoding: 'utf8' });
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /cannot run 'no-such-program'/);
+  });
+
+  it('no egress by IP or by name, only its own loopback', () => {
+    assert.match(refused([], ['connect-loopback', String(port)]), /ECONNREFUSED/,
+      'its 127.0.0.1 is not the host\'s');
+    assert.match(refused([], ['connect-ip', '10.0.0.1']), /ENETUNREACH/);
+    assert.match(refused([], ['connect-ip', '1.1.1.1']), /ENETUNREACH/);
+    refused([], ['resolve']);
+  });
+
+  it('raw, packet and vsock sockets, high bits included', () => {
+    for (const p of ['raw', 'packet', 'vsock', 'vsock-high-bits']) refused([], [p]);
+  });
+
+  it('no nested user namespace, mount, ptrace, keyctl, io_uring, bpf, TIOCSTI', () => {
+    for (const p of ['userns', 'mount', 'ptrace', 'keyctl', 'io_uring', 'bpf', 'tiocsti', 'tiocsti-high-bits'])
+      assert.match(refused([], [p]), /EPERM|ENOSYS|EACCES|ENOTTY/, p);
+  });
+
+  it('a root-only host file stays unreadable, even bound in', () => {
+    fs.chmodSync(dir, 0o755);                // the directory is visible ...
+    const secret = path.join(dir, 'secret');
+    fs.writeFileSync(secret, 'top secret\n', { mode: 0o600 });  // ... the file is root's
+    assert.match(refused(['--ro', `${secret}:/data/secret`], ['read', '/data/secret']), /EACCES/);
+  });
+
+  it('writes outside /workspace and into /proc/sys fail; /workspace and /tmp work', () => {
+    for (const f of ['/etc/x', '/usr/x', '/x', '/proc/sys/kernel/hostname', '/proc/sysrq-trigger'])
+      refused([], ['write', f]);
+    const ws = tempDir('mcpguard-ws-');
+    fs.chmodSync(ws, 0o777);
+    assert.equal(run(['--workdir', ws], ['write', '/workspace/out']).out, 'allowed');
+    assert.equal(fs.readFileSync(path.join(ws, 'out'), 'utf8'), 'x');
+    assert.equal(run([], ['write', '/tmp/out']).out, 'allowed');
+  });
+
+  it('a fork bomb stops at the pids limit', () => {
+    const r = run(['--pids', '64'], ['fork-bomb']);
+    const n = Number(/forked (\d+)/.exec(r.out)?.[1]);
+    assert.ok(n > 0 && n < 64, `forked ${n}`);
+    assert.equal(r.report.pids_limit_hit, true);
+  });
+
+  it('a memory bomb is OOM-killed inside the sandbox only', () => {
+    const before = fs.readFileSync('/proc/self/status', 'utf8');
+    const r = run(['--memory', '64m'], ['memory-bomb']);
+    assert.equal(r.status, 137, r.err);
+    assert.equal(r.report.oom_killed, true);
+    assert.ok(r.report.memory_peak_bytes <= 64 * 1024 * 1024);
+    assert.ok(before.length > 0, 'this test process is alive');
+  });
+
+  it('nothing is left when mcpguard is killed with SIGKILL', async () => {
+    const marker = `sbx-orphan-${process.pid}`;
+    const p = spawn(gatewayBin, ['sandbox', 'run', '--', 'sh', '-c', `exec -a ${marker} ${probe} sleep`],
+      { stdio: 'ignore' });
+    let seen = false;
+    for (let i = 0; i < 100 && !seen; i++) {
+      await sleep(50);
+      seen = spawnSync('pgrep', ['-f', marker]).status === 0;
+    }
+    assert.ok(seen, 'the sandboxed process started');
+    p.kill('SIGKILL');
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) {
+      await sleep(50);
+      gone = spawnSync('pgrep', ['-f', marker]).status !== 0;
+    }
+    assert.ok(gone, 'the sandboxed process died with mcpguard');
+  });
+
+  it('a timeout kills the whole sandbox', () => {
+    const t0 = Date.now();
+    const r = run(['--timeout', '500ms'], ['sleep']);
+    assert.equal(r.status, 124);
+    assert.equal(r.report.timed_out, true);
+    assert.ok(Date.now() - t0 < 5000);
+  });
+});
