@@ -175,6 +175,10 @@ static const struct {
 _Static_assert(CLONE_NS_FLAGS == 0x7E020000, "clone namespace flags");
 
 #define SOCK_TYPE_BITS 0xf      /* the kernel's SOCK_TYPE_MASK */
+/* TCP or UDP, by default protocol (0) or by name: no raw, ping, SCTP,
+ * L2TP, MPTCP or SOCK_PACKET. */
+#define INET_SOCKET(fam, type, proto)                                          \
+	{ "socket", 3, { LO32(0, fam), MASKED(1, SOCK_TYPE_BITS, type), LO32(2, proto) } }
 
 struct arg_rule {
 	const char *name;
@@ -196,14 +200,14 @@ static const struct arg_rule allow_args[] = {
 	{ "socket", 1, { LO32(0, AF_UNIX) } },
 	/* Netlink for routing info only (getifaddrs, os.networkInterfaces). */
 	{ "socket", 2, { LO32(0, AF_NETLINK), LO32(2, NETLINK_ROUTE) } },
-	{ "socket", 3, { LO32(0, AF_INET), MASKED(1, SOCK_TYPE_BITS, SOCK_STREAM), LO32(2, 0) } },
-	{ "socket", 3, { LO32(0, AF_INET), MASKED(1, SOCK_TYPE_BITS, SOCK_STREAM), LO32(2, IPPROTO_TCP) } },
-	{ "socket", 3, { LO32(0, AF_INET), MASKED(1, SOCK_TYPE_BITS, SOCK_DGRAM), LO32(2, 0) } },
-	{ "socket", 3, { LO32(0, AF_INET), MASKED(1, SOCK_TYPE_BITS, SOCK_DGRAM), LO32(2, IPPROTO_UDP) } },
-	{ "socket", 3, { LO32(0, AF_INET6), MASKED(1, SOCK_TYPE_BITS, SOCK_STREAM), LO32(2, 0) } },
-	{ "socket", 3, { LO32(0, AF_INET6), MASKED(1, SOCK_TYPE_BITS, SOCK_STREAM), LO32(2, IPPROTO_TCP) } },
-	{ "socket", 3, { LO32(0, AF_INET6), MASKED(1, SOCK_TYPE_BITS, SOCK_DGRAM), LO32(2, 0) } },
-	{ "socket", 3, { LO32(0, AF_INET6), MASKED(1, SOCK_TYPE_BITS, SOCK_DGRAM), LO32(2, IPPROTO_UDP) } },
+	INET_SOCKET(AF_INET, SOCK_STREAM, 0),
+	INET_SOCKET(AF_INET, SOCK_STREAM, IPPROTO_TCP),
+	INET_SOCKET(AF_INET, SOCK_DGRAM, 0),
+	INET_SOCKET(AF_INET, SOCK_DGRAM, IPPROTO_UDP),
+	INET_SOCKET(AF_INET6, SOCK_STREAM, 0),
+	INET_SOCKET(AF_INET6, SOCK_STREAM, IPPROTO_TCP),
+	INET_SOCKET(AF_INET6, SOCK_DGRAM, 0),
+	INET_SOCKET(AF_INET6, SOCK_DGRAM, IPPROTO_UDP),
 	/* socketpair makes sense for AF_UNIX only; any other family would
 	 * again autoload a module (socketpair(AF_TIPC) loads tipc). */
 	{ "socketpair", 1, { LO32(0, AF_UNIX) } },
@@ -337,13 +341,14 @@ static int export_prog(scmp_filter_ctx ctx, struct sock_fprog *out, const char *
 	}
 	insns = mg_malloc((size_t)size);
 	while (got < (size_t)size) {
-		ssize_t n = pread(fd, (char *)insns + got, (size_t)size - got, (off_t)got);
+		ssize_t n = pread(fd, (char *)insns + got, (size_t)size - got,
+				  (off_t)got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			rc = mg_err_set(err, n < 0 ? -errno : -EIO, "seccomp: reading program %s back",
-					which);
+			rc = mg_err_set(err, n < 0 ? -errno : -EIO,
+					"seccomp: reading program %s back", which);
 			goto out;
 		}
 		got += (size_t)n;
