@@ -36,6 +36,7 @@ struct tp_http_server {
 	struct mg_list reqs;
 	uint16_t port;
 	int open_handles;
+	bool kick;                      /* run MHD again as soon as possible */
 	bool stopping;
 	void (*stopped)(void *ctx);
 	void *stopped_ctx;
@@ -351,9 +352,15 @@ static void run_mhd(struct tp_http_server *s)
 
 	if (!s->mhd)
 		return;
+	s->kick = false;
 	MHD_run(s->mhd);
 	uv_timer_stop(&s->timer);
-	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
+	/* A connection resumed from inside this run (an answer written to a
+	 * sleeping stream by another request's handler) is only picked up by
+	 * the next run: do not let MHD's own timeout replace that. */
+	if (s->kick)
+		uv_timer_start(&s->timer, on_timer, 0, 0);
+	else if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
 		uv_timer_start(&s->timer, on_timer, ms, 0);
 }
 
@@ -369,6 +376,7 @@ static void on_timer(uv_timer_t *t)
 
 static void schedule(struct tp_http_server *s)
 {
+	s->kick = true;
 	uv_timer_stop(&s->timer);
 	uv_timer_start(&s->timer, on_timer, 0, 0);
 }

@@ -197,6 +197,38 @@ describe('the door', () => {
     assert.doesNotMatch(rest, new RegExp(`^id: ${lastId}$`, 'm'), 'nothing before Last-Event-ID');
   });
 
+  it('an answer written to a sleeping stream from another request is delivered at once', async () => {
+    // Legacy HTTP+SSE: the POST's answer goes to the GET /sse stream, which
+    // sleeps (suspended) between events.  A lost wakeup once held it for a
+    // minute.
+    const ac = new AbortController();
+    const r = await fetch(`${base}/sse`, { headers: { ...auth.headers, Accept: 'text/event-stream' }, signal: ac.signal });
+    const reader = r.body.getReader();
+    let text = '';
+    const readUntil = async (re, ms) => {
+      const t0 = Date.now();
+      while (!re.test(text)) {
+        const chunk = await Promise.race([reader.read(), sleep(ms).then(() => null)]);
+        if (!chunk || Date.now() - t0 > ms) return false;
+        text += new TextDecoder().decode(chunk.value);
+      }
+      return true;
+    };
+    assert.ok(await readUntil(/data: (\/messages\S+)/, 2000));
+    const endpoint = /data: (\/messages\S+)/.exec(text)[1];
+    const postMsg = (o) => fetch(`${base}${endpoint}`, { method: 'POST',
+      headers: { ...auth.headers, 'Content-Type': 'application/json' }, body: JSON.stringify(o) });
+    await postMsg({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 's', version: '1' } } });
+    assert.ok(await readUntil(/"id":1,"result"/, 5000));
+    await sleep(300);                          // the stream goes to sleep
+    const t0 = Date.now();
+    assert.equal((await postMsg({ jsonrpc: '2.0', id: 2, method: 'ping' })).status, 202);
+    assert.ok(await readUntil(/"id":2,"result"/, 3000), 'the answer arrived');
+    assert.ok(Date.now() - t0 < 1000, `after ${Date.now() - t0} ms`);
+    ac.abort();
+  });
+
   it('other methods and paths', async () => {
     assert.equal((await fetch(`${base}/mcp`, { method: 'PUT', headers: auth.headers })).status, 405);
     assert.equal((await fetch(`${base}/nowhere`, { headers: auth.headers })).status, 404);
