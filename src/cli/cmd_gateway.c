@@ -174,22 +174,22 @@ static bool is_flag(const char *arg, const char *name)
 	return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
+/* Flags that take a value.  Docker's flags we accept but do not act on
+ * yet come in two lists: with a value, and switches. */
 static const char *const value_flags[] = {
 	"--catalog", "--additional-catalog", "--servers", "--tools", "--tool-prefix",
 	"--transport", "--timeout", "--startup-timeout", "--human-timeout",
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
-	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory", "--secrets", "--registry", "--config",
-	"--tools-config", "--interceptor", "--additional-registry", "--additional-config",
-	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log",
-	NULL,
+	"--port", "--host", "--session-idle-timeout", "--max-sessions", NULL,
 };
-static const char *const ignored_flags[] = {
+static const char *const ignored_value_flags[] = {
 	"--cpus", "--memory", "--secrets", "--registry", "--config",
 	"--tools-config", "--interceptor", "--additional-registry", "--additional-config",
-	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log",
+	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log", NULL,
+};
+static const char *const ignored_switches[] = {
 	"--block-secrets", "--block-network", "--verify-signatures", "--long-lived", "--watch",
-	"--enable-all-servers", "--static", "--dry-run",
-	"--debug-dns", NULL,
+	"--enable-all-servers", "--static", "--dry-run", "--debug-dns", NULL,
 };
 
 static bool in_list(const char *const *list, const char *name)
@@ -314,7 +314,7 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 		mg_log_set_level(MG_LOG_DEBUG);
 	} else if (strcmp(f->name, "--quiet") == 0) {
 		mg_log_set_level(MG_LOG_WARN);
-	} else if (in_list(ignored_flags, f->name)) {
+	} else if (in_list(ignored_value_flags, f->name) || in_list(ignored_switches, f->name)) {
 		mg_warn("%s is accepted for compatibility with Docker's gateway but not supported "
 			"yet; ignored", f->name);
 	} else {
@@ -340,6 +340,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		for (size_t k = 0; value_flags[k]; k++)
 			needs = needs || is_flag(argv[i], value_flags[k]);
+		for (size_t k = 0; ignored_value_flags[k]; k++)
+			needs = needs || is_flag(argv[i], ignored_value_flags[k]);
 		if (take_value(argc, argv, &i, &f, needs && !strchr(argv[i], '='))) {
 			fprintf(stderr, "mcpguard: %s needs a value\n", argv[i]);
 			return -EINVAL;

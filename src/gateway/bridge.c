@@ -157,16 +157,9 @@ static void bridge_abandon(struct gw_bridge *b, const char *why)
 
 	while (!mg_list_empty(&b->inputs)) {
 		struct pending_input *p = mg_container_of(b->inputs.next, struct pending_input, node);
-		struct mg_buf buf;
-		char *line;
-		size_t len;
 
-		if (c && c->up) {
-			mg_buf_init(&buf, 4096);
-			rpc_error_line(&buf, p->up_id, p->up_id_len, RPC_INTERNAL_ERROR, why, NULL);
-			line = mg_buf_detach(&buf, &len);
-			gw_upstream_write(c->up, line, len);
-		}
+		if (c && c->up)
+			gw_upstream_reply(c->up, p->up_id, p->up_id_len, NULL, RPC_INTERNAL_ERROR, why);
 		input_free(p);
 	}
 	b->call = NULL;
@@ -302,21 +295,6 @@ bool gw_bridge_complete(struct gw_call *c, struct rpc_msg *m)
 
 /* ---- the retry ---- */
 
-static void answer_server(struct gw_upstream *up, struct pending_input *p, json_t *result)
-{
-	struct mg_buf buf;
-	char *line;
-	size_t len;
-
-	mg_buf_init(&buf, up->gw->cfg.max_message);
-	if (rpc_result_line(&buf, p->up_id, p->up_id_len, result)) {
-		mg_buf_release(&buf);
-		return;
-	}
-	line = mg_buf_detach(&buf, &len);
-	gw_upstream_write(up, line, len);
-}
-
 /* Deliver the response the server gave while the client was away. */
 static void deliver_final(struct gw_session *s, struct gw_bridge *b, const char *id, size_t idl)
 {
@@ -381,7 +359,7 @@ int gw_bridge_retry(struct gw_session *s, struct rpc_msg *m, const char *id, siz
 
 		if (!json_is_object(r))
 			continue;
-		answer_server(c->up, p, r);
+		gw_upstream_reply(c->up, p->up_id, p->up_id_len, r, 0, NULL);
 		input_free(p);
 	}
 	/* Re-attach the server's call to the retry's id. */

@@ -348,20 +348,14 @@ static void cancel_upstream(struct gw_call *c, const char *reason)
 {
 	struct gw_upstream *up = c->up;
 	json_t *p;
-	struct mg_buf b;
-	char *line;
-	size_t len;
 
 	if (!up || !mg_list_empty(&c->node) || up->state != GW_UP_READY)
 		return;
 	p = json_pack("{sI}", "requestId", (json_int_t)c->up_id);
 	if (reason)
 		json_object_set_new(p, "reason", json_string(reason));
-	mg_buf_init(&b, 4096);
-	rpc_request_line(&b, NULL, 0, "notifications/cancelled", p);
+	gw_upstream_notify(up, "notifications/cancelled", p);
 	json_decref(p);
-	line = mg_buf_detach(&b, &len);
-	gw_upstream_write(up, line, len);
 }
 
 void gw_call_cancel(struct gw_call *c, const char *reason)

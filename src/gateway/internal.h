@@ -273,6 +273,11 @@ void gw_upstream_stop(struct gw_upstream *up, const char *why);
  * session with the version claim rewritten.  Takes line. */
 void gw_remote_send_modern(struct gw_call *c, char *line, size_t len, const char *name);
 int gw_upstream_write(struct gw_upstream *up, char *line, size_t len);
+/* Build and send a notification / an answer to one of the server's own
+ * requests (result borrowed; NULL: an error with code and msg). */
+int gw_upstream_notify(struct gw_upstream *up, const char *method, const json_t *params);
+int gw_upstream_reply(struct gw_upstream *up, const char *id, size_t id_len,
+		      const json_t *result, int code, const char *msg);
 void gw_slot_release(struct gw_slot *slot);
 void gw_upstreams_sweep(struct gateway *gw, uint64_t now_ms);
 json_t *gw_relay_caps(const json_t *client_caps);
@@ -318,6 +323,9 @@ void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int c
 		      const char *msg, const json_t *data);
 void gw_session_result(struct gw_session *s, const char *id, size_t id_len, json_t *result);
 void gw_session_notify(struct gw_session *s, const char *method, json_t *params);
+/* The same on the stream of the client request rel (params owned). */
+void gw_session_notify_rel(struct gw_session *s, const char *method, json_t *params,
+			   const char *rel, size_t rel_len);
 void gw_session_answer_initialize(struct gw_session *s);
 void gw_sessions_discovery_done(struct gateway *gw);
 char *gw_id_key(const json_t *id);

@@ -89,9 +89,6 @@ static void listen_start(struct gw_session *s, struct rpc_msg *m, const char *id
 {
 	json_t *n = jx_obj(m->params, "notifications"), *honoured = json_object(), *params;
 	struct gw_listener *l = MG_NEW(struct gw_listener);
-	struct mg_buf b;
-	char *line;
-	size_t len;
 
 	l->rel = mg_memdup0(id, idl);
 	l->rel_len = idl;
@@ -105,11 +102,8 @@ static void listen_start(struct gw_session *s, struct rpc_msg *m, const char *id
 	mg_list_add_tail(&s->listeners, &l->node);
 	params = json_pack("{sos{so}}", "notifications", honoured, "_meta",
 			   "io.modelcontextprotocol/subscriptionId", subscription_id(l));
-	mg_buf_init(&b, 4096);
-	rpc_request_line(&b, NULL, 0, "notifications/subscriptions/acknowledged", params);
-	json_decref(params);
-	line = mg_buf_detach(&b, &len);
-	gw_session_send_rel(s, line, len, l->rel, l->rel_len, false);
+	gw_session_notify_rel(s, "notifications/subscriptions/acknowledged", params, l->rel,
+			      l->rel_len);
 }
 
 static void listener_free(struct gw_listener *l)
@@ -150,21 +144,13 @@ void gw_modern_lists_changed(struct gw_session *s, const bool changed[3], const 
 		struct gw_listener *l = mg_container_of(pos, struct gw_listener, node);
 
 		for (size_t k = 0; k < 3; k++) {
-			struct mg_buf b;
-			char *line;
-			size_t len;
-
 			if (!changed[k] || !l->want[k])
 				continue;
-			json_t *params = json_pack("{s{so}}", "_meta",
-						   "io.modelcontextprotocol/subscriptionId",
-						   subscription_id(l));
-
-			mg_buf_init(&b, 4096);
-			rpc_request_line(&b, NULL, 0, methods[k], params);
-			json_decref(params);
-			line = mg_buf_detach(&b, &len);
-			gw_session_send_rel(s, line, len, l->rel, l->rel_len, false);
+			gw_session_notify_rel(s, methods[k],
+					      json_pack("{s{so}}", "_meta",
+							"io.modelcontextprotocol/subscriptionId",
+							subscription_id(l)),
+					      l->rel, l->rel_len);
 		}
 	}
 }

@@ -52,20 +52,11 @@ static void send_copy(struct gw_session *s, struct gw_upstream *up, const struct
 static void answer_upstream(struct gw_upstream *up, const struct rpc_msg *m, json_t *result,
 			    int code, const char *msg)
 {
-	struct mg_buf b;
 	size_t idl;
 	const char *id = rpc_id_raw(m, &idl);
-	char *line;
-	size_t len;
 
-	mg_buf_init(&b, 1 << 20);
-	if (result)
-		rpc_result_line(&b, id, idl, result);
-	else
-		rpc_error_line(&b, id, idl, code, msg, NULL);
+	gw_upstream_reply(up, id, idl, result, code, msg);
 	json_decref(result);
-	line = mg_buf_detach(&b, &len);
-	gw_upstream_write(up, line, len);
 }
 
 static const char *needed_capability(const char *method)
@@ -154,16 +145,8 @@ static void s2c_free(struct gw_s2c *e)
 /* Reply to the server on behalf of a client that cannot. */
 static void s2c_fail(struct gw_s2c *e, const char *why)
 {
-	struct mg_buf b;
-	char *line;
-	size_t len;
-
-	if (!e->up)
-		return;
-	mg_buf_init(&b, 4096);
-	rpc_error_line(&b, e->up_id, e->up_id_len, RPC_INTERNAL_ERROR, why, NULL);
-	line = mg_buf_detach(&b, &len);
-	gw_upstream_write(e->up, line, len);
+	if (e->up)
+		gw_upstream_reply(e->up, e->up_id, e->up_id_len, NULL, RPC_INTERNAL_ERROR, why);
 }
 
 static void notify_client_cancelled(struct gw_session *s, struct gw_s2c *e, const char *why)

@@ -151,7 +151,8 @@ void gw_session_result(struct gw_session *s, const char *id, size_t id_len, json
 	gw_session_send_rel(s, line, len, id, id_len, true);
 }
 
-void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
+void gw_session_notify_rel(struct gw_session *s, const char *method, json_t *params,
+			   const char *rel, size_t rel_len)
 {
 	struct mg_buf b;
 	char *line;
@@ -160,11 +161,16 @@ void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
 	mg_buf_init(&b, s->gw->cfg.max_message);
 	if (rpc_request_line(&b, NULL, 0, method, params) == 0) {
 		line = mg_buf_detach(&b, &len);
-		gw_session_send(s, line, len);
+		gw_session_send_rel(s, line, len, rel, rel_len, false);
 	} else {
 		mg_buf_release(&b);
 	}
 	json_decref(params);
+}
+
+void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
+{
+	gw_session_notify_rel(s, method, params, NULL, 0);
 }
 
 char *gw_id_key(const json_t *id)
@@ -791,16 +797,9 @@ static void on_roots_changed(struct gw_session *s)
 {
 	for (size_t i = 0; i < s->gw->n_servers; i++) {
 		struct gw_upstream *up = s->slots[i].up;
-		struct mg_buf b;
-		char *line;
-		size_t len;
 
-		if (!up || up->state != GW_UP_READY)
-			continue;
-		mg_buf_init(&b, 256);
-		rpc_request_line(&b, NULL, 0, "notifications/roots/list_changed", NULL);
-		line = mg_buf_detach(&b, &len);
-		gw_upstream_write(up, line, len);
+		if (up && up->state == GW_UP_READY)
+			gw_upstream_notify(up, "notifications/roots/list_changed", NULL);
 	}
 }
 

@@ -203,6 +203,40 @@ int gw_upstream_write(struct gw_upstream *up, char *line, size_t len)
 	return rc;
 }
 
+int gw_upstream_notify(struct gw_upstream *up, const char *method, const json_t *params)
+{
+	struct mg_buf b;
+	char *line;
+	size_t len;
+
+	mg_buf_init(&b, up->gw->cfg.max_message);
+	if (rpc_request_line(&b, NULL, 0, method, params)) {
+		mg_buf_release(&b);
+		return -EMSGSIZE;
+	}
+	line = mg_buf_detach(&b, &len);
+	return gw_upstream_write(up, line, len);
+}
+
+int gw_upstream_reply(struct gw_upstream *up, const char *id, size_t id_len,
+		      const json_t *result, int code, const char *msg)
+{
+	struct mg_buf b;
+	char *line;
+	size_t len;
+	int rc;
+
+	mg_buf_init(&b, up->gw->cfg.max_message);
+	rc = result ? rpc_result_line(&b, id, id_len, result)
+		    : rpc_error_line(&b, id, id_len, code, msg, NULL);
+	if (rc) {
+		mg_buf_release(&b);
+		return rc;
+	}
+	line = mg_buf_detach(&b, &len);
+	return gw_upstream_write(up, line, len);
+}
+
 /* ---- exit, crash, restart ---- */
 
 static void slot_failed(struct gw_slot *slot, const char *reason)
@@ -331,9 +365,6 @@ static void on_initialized(struct gw_call *c, struct rpc_msg *resp, const char *
 	struct gw_upstream *up = c->internal_ctx;
 	json_t *result;
 	const char *version;
-	char *line;
-	size_t len;
-	struct mg_buf b;
 
 	if (up->state == GW_UP_GONE)
 		return;         /* the exit path reports and counts the failure */
@@ -365,10 +396,7 @@ static void on_initialized(struct gw_call *c, struct rpc_msg *resp, const char *
 	up->caps = json_incref(jx_obj(result, "capabilities"));
 	if (!up->caps)
 		up->caps = json_object();
-	mg_buf_init(&b, 256);
-	rpc_request_line(&b, NULL, 0, "notifications/initialized", NULL);
-	line = mg_buf_detach(&b, &len);
-	gw_upstream_write(up, line, len);
+	gw_upstream_notify(up, "notifications/initialized", NULL);
 	up->state = GW_UP_READY;
 	up->ready_ms = mg_now_ms();
 	if (up->http) {

@@ -23,6 +23,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "json/jx.h"
+#include "rpc/msg.h"
 #include "transport/http_server.h"
 
 #define SWEEP_MS 5000
@@ -106,17 +107,23 @@ static void reap(uv_timer_t *t);
 
 /* ---- small answers ---- */
 
-static void answer_json_error(struct tp_http_req *r, unsigned status, int code, const char *msg,
-			      const char *const *headers)
+/* A JSON-RPC error as an HTTP answer; id is the request's id text, or
+ * NULL when the request could not be read that far. */
+static void answer_error(struct tp_http_req *r, unsigned status, const char *id, size_t id_len,
+			 int code, const char *msg, const char *const *headers)
 {
 	struct mg_buf b;
 
 	mg_buf_init(&b, 4096);
-	mg_buf_addf(&b, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,\"message\":", code);
-	jx_quote(msg, strlen(msg), &b);
-	mg_buf_adds(&b, "}}");
+	rpc_error_line(&b, id, id_len, code, msg, NULL);
 	tp_http_respond(r, status, "application/json", b.data, b.len, headers);
 	mg_buf_release(&b);
+}
+
+static void answer_json_error(struct tp_http_req *r, unsigned status, int code, const char *msg,
+			      const char *const *headers)
+{
+	answer_error(r, status, NULL, 0, code, msg, headers);
 }
 
 /* ---- checks at the door ---- */
@@ -651,21 +658,10 @@ static bool header_matches(const char *v, const char *body, const struct jx_span
 static void modern_header_error(struct tp_http_req *r, const char *body, const struct peek *pk,
 				const char *what)
 {
-	struct mg_buf b;
 	char msg[160];
 
 	snprintf(msg, sizeof(msg), "Header mismatch: %s", what);
-	mg_buf_init(&b, 4096);
-	mg_buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-	if (pk->id.len)
-		mg_buf_add(&b, body + pk->id.off, pk->id.len);
-	else
-		mg_buf_adds(&b, "null");
-	mg_buf_adds(&b, ",\"error\":{\"code\":-32020,\"message\":");
-	jx_quote(msg, strlen(msg), &b);
-	mg_buf_adds(&b, "}}");
-	tp_http_respond(r, 400, "application/json", b.data, b.len, NULL);
-	mg_buf_release(&b);
+	answer_error(r, 400, pk->id.len ? body + pk->id.off : NULL, pk->id.len, -32020, msg, NULL);
 }
 
 /* A stateless request: headers must mirror the body (-32020), then it

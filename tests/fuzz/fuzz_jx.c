@@ -24,17 +24,9 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "json/jx.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                       \
-	do {                                                                           \
-		if (!(c)) {                                                            \
-			fprintf(stderr, "check failed: %s (%s:%d)\n", #c, __FILE__,    \
-				__LINE__);                                             \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
 
 /* key_equals() gives up on keys that decode to more than 252 bytes ("longer
  * than any name we look for"); the gateway only looks for short fixed names,

@@ -18,17 +18,9 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "rpc/lines.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                       \
-	do {                                                                           \
-		if (!(c)) {                                                            \
-			fprintf(stderr, "check failed: %s (%s:%d)\n", #c, __FILE__,    \
-				__LINE__);                                             \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
 
 struct rec {
 	struct mg_buf lines;    /* each line followed by '\n' */

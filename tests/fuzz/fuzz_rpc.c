@@ -13,17 +13,9 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "rpc/msg.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                       \
-	do {                                                                           \
-		if (!(c)) {                                                            \
-			fprintf(stderr, "check failed: %s (%s:%d)\n", #c, __FILE__,    \
-				__LINE__);                                             \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
 
 /* The text is a JSON string or integer equal to want (when want given). */
 static void check_id_text(const char *text, size_t len, const json_t *want)

@@ -20,17 +20,9 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "transport/sse.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                       \
-	do {                                                                           \
-		if (!(c)) {                                                            \
-			fprintf(stderr, "check failed: %s (%s:%d)\n", #c, __FILE__,    \
-				__LINE__);                                             \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
 
 /* A log of callbacks, one record per callback:
  *   'E' type_len(8 bytes) type id '\0' len(8 bytes) data   for an event,
