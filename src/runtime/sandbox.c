@@ -19,6 +19,7 @@
 #include <linux/sched.h>
 #include <linux/securebits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -72,11 +73,13 @@ static const char *const step_names[] = {
 	"remount the root read-only", "enter a cgroup namespace", "start the payload",
 	"drop capabilities", "lock securebits", "drop to the sandbox user", "set no_new_privs",
 	"set rlimits", "install seccomp", "change directory", "exec the payload",
+	"open the egress listener", "pass the egress listener",
 };
 enum {
 	ST_GO, ST_GROUPS, ST_ROOTID, ST_DEATHSIG, ST_HOST, ST_PRIVATE, ST_ROOT, ST_USR, ST_ETC,
 	ST_WORKSPACE, ST_TMP, ST_DEV, ST_PROC, ST_BIND, ST_LO, ST_PIVOT, ST_REMOUNT, ST_CGNS,
 	ST_FORK, ST_CAPS, ST_SECBITS, ST_SETUID, ST_NNP, ST_RLIMIT, ST_SECCOMP, ST_CHDIR, ST_EXEC,
+	ST_EGRESS_LISTEN, ST_EGRESS_FD,        /* the last: a message, not a failure */
 };
 
 static void __attribute__((noreturn)) die(int fd, int step)
@@ -318,6 +321,37 @@ static int build_proc(void)
 	return 0;
 }
 
+/* The egress door: a TCP listener on the sandbox's own loopback, handed
+ * to the gateway (SCM_RIGHTS over the report socket).  The gateway accepts
+ * on it from its own loop, so every connection the payload makes to the
+ * proxy address lands in the gateway's filtering proxy; nothing else in
+ * the sandbox's network namespace leads out. */
+static int send_egress_listener(struct child_args *a)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(a->c->egress_port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct report r = { ST_EGRESS_FD, 0 };
+	struct iovec iov = { &r, sizeof(r) };
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(u.buf, 0, sizeof(u.buf));
+	u.h.cmsg_level = SOL_SOCKET;
+	u.h.cmsg_type = SCM_RIGHTS;
+	u.h.cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(&u.h), &fd, sizeof(int));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && listen(fd, 64) == 0 &&
+	    sendmsg(a->report, &m, MSG_NOSIGNAL) == (ssize_t)sizeof(r))
+		rc = 0;
+	close(fd);      /* the gateway holds its own copy now */
+	return rc;
+}
+
 /* A fresh network namespace has lo down: even 127.0.0.1 fails without it. */
 static int loopback_up(void)
 {
@@ -455,10 +489,23 @@ static void __attribute__((noreturn)) run_payload(struct child_args *a)
 	die(a->report, ST_EXEC);
 }
 
+static volatile pid_t init_payload;
+
+/* The gateway's SIGTERM (a graceful stop) reaches init, which the kernel
+ * shields from signals it has no handler for: pass it on to the payload's
+ * whole process group. */
+static void forward_signal(int sig)
+{
+	if (init_payload > 0)
+		kill(-init_payload, sig);
+}
+
 /* PID 1: start the payload, reap everything, leave with its status.  When
  * PID 1 exits the kernel kills the rest of the namespace. */
 static void __attribute__((noreturn)) be_init(struct child_args *a)
 {
+	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa;
 	pid_t payload, pid;
 	int status = 0;
 
@@ -467,6 +514,12 @@ static void __attribute__((noreturn)) be_init(struct child_args *a)
 		die(a->report, ST_FORK);
 	if (payload == 0)
 		run_payload(a);
+	init_payload = payload;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward_signal;
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < MG_ARRAY_LEN(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
 	close(a->report);       /* EOF for the gateway once the payload execs */
 	/* Init shares its uid with nothing else, but its memory and fds must
 	 * not be readable through /proc by anything it starts. */
@@ -510,6 +563,8 @@ static int child_main(struct child_args *a)
 	CHECK(sethostname("sandbox", 7), ST_HOST);
 	build_root(a);
 	CHECK(loopback_up(), ST_LO);
+	if (c->egress_port)
+		CHECK(send_egress_listener(a), ST_EGRESS_LISTEN);
 	enter_root(a);
 	dup2(c->fd_in, 0);
 	dup2(c->fd_out, 1);
@@ -635,6 +690,30 @@ static int attach_cgroups(const struct sbx_config *c, struct sbx_child *ch, stru
 	return 0;
 }
 
+/* One message from the child; an fd that comes with it is kept in *fd. */
+static ssize_t read_report(int sock, struct report *rep, int *fd)
+{
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+	struct iovec iov = { rep, sizeof(*rep) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *h;
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	for (h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
+		    h->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		if (*fd >= 0)
+			close(*fd);
+		memcpy(fd, CMSG_DATA(h), sizeof(int));
+	}
+	return n;
+}
+
 static int alloc_slot(unsigned *slot)
 {
 	for (unsigned i = 0; i < SLOTS; i++) {
@@ -676,13 +755,16 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 	out->pid = -1;
 	out->pidfd = -1;
 	out->alive_fd = -1;
+	out->egress_fd = -1;
 	if (geteuid() != 0)
 		return mg_err_set(err, -EPERM, "the sandbox needs root (to map ids and set cgroups)");
 	if ((rc = mg_mkdir_p(ROOT_DIR, 0755)))
 		return mg_err_set(err, rc, "cannot create %s: %s", ROOT_DIR, strerror(-rc));
 	if (alloc_slot(&out->slot))
 		return mg_err_set(err, -EAGAIN, "too many sandboxes");
-	if (pipe2(sync, O_CLOEXEC) || pipe2(report, O_CLOEXEC) || pipe2(alive, O_CLOEXEC)) {
+	/* report: a datagram socket, so that the child can hand over an fd. */
+	if (pipe2(sync, O_CLOEXEC) || pipe2(alive, O_CLOEXEC) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report)) {
 		rc = mg_err_set(err, -errno, "cannot create pipes: %s", strerror(errno));
 		goto fail;
 	}
@@ -706,10 +788,11 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 		rc = mg_err_set(err, -errno, "cannot release the sandbox: %s", strerror(errno));
 		goto kill;
 	}
-	/* EOF: the payload is exec'd.  A report: which step failed and why. */
-	do
-		n = read(report[0], &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
+	/* EOF: the payload is exec'd.  A report: which step failed and why
+	 * (or the egress listener, passed along). */
+	while ((n = read_report(report[0], &rep, &out->egress_fd)) == (ssize_t)sizeof(rep) &&
+	       rep.step == ST_EGRESS_FD)
+		;
 	if (n == (ssize_t)sizeof(rep)) {
 		const char *step = rep.step >= 0 && (size_t)rep.step < MG_ARRAY_LEN(step_names)
 			? step_names[rep.step] : "set up";
@@ -813,6 +896,9 @@ void sbx_release(struct sbx_child *ch, struct sbx_usage *u)
 	if (ch->alive_fd > 0)
 		close(ch->alive_fd);
 	ch->alive_fd = -1;
+	if (ch->egress_fd >= 0)
+		close(ch->egress_fd);
+	ch->egress_fd = -1;
 	if (ch->pidfd >= 0)
 		close(ch->pidfd);
 	ch->pidfd = -1;

@@ -32,6 +32,8 @@ struct sbx_config {
 	unsigned pids_max;              /* 0: no limit */
 	double cpus;                    /* 0: no limit */
 	int fd_in, fd_out, fd_err;      /* become the payload's 0, 1, 2 */
+	unsigned egress_port;           /* !0: a listener on the sandbox's 127.0.0.1:port,
+					 * handed back in sbx_child.egress_fd */
 	const struct sbx_filter *filter;/* NULL: no seccomp (tests only) */
 };
 
@@ -40,6 +42,7 @@ struct sbx_child {
 	int pidfd;
 	char *cgroups[3];               /* memory, pids, cpu dirs we made (or NULL) */
 	int alive_fd;                   /* closing it tells the sandbox the gateway is gone */
+	int egress_fd;                  /* the egress listener (owned), or -1 */
 	unsigned slot;
 };
 
