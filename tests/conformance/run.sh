@@ -28,7 +28,9 @@ YAML
 free_port() {
 	local p
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
+		# Below the ephemeral range (32768+), where a client's own
+		# connection may hold the port the moment we listen.
+		p=$((20000 + RANDOM % 12000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 	echo "conformance: no free port" >&2
@@ -84,14 +86,19 @@ registry:
 YAML
 
 start_gateway() {
-	port=$(free_port)
-	ASAN_OPTIONS=detect_leaks=1 "$gateway" gateway run --catalog "$1" --no-cache \
-		--transport streaming,sse --port "$port" --allow-unauthenticated \
-		--audit-log "$out/audit-http.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
-	gw_pid=$!
-	for _ in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-		sleep 0.1
+	for _attempt in 1 2 3; do
+		port=$(free_port)
+		ASAN_OPTIONS=detect_leaks=1 "$gateway" gateway run --catalog "$1" --no-cache \
+			--transport streaming,sse --port "$port" --allow-unauthenticated \
+			--audit-log "$out/audit-http.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
+		gw_pid=$!
+		for _ in $(seq 1 100); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
+			kill -0 "$gw_pid" 2>/dev/null || break  # could not listen: another port
+			sleep 0.1
+		done
+		wait "$gw_pid" 2>/dev/null
+		echo "note: the gateway did not listen on port $port; trying another" >&2
 	done
 }
 
