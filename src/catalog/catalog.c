@@ -412,6 +412,8 @@ static void server_release(struct cat_server *s)
 	free(s->source);
 	free(s->remote_url);
 	mg_strv_free(s->remote_headers);
+	mg_strv_free(s->volumes);
+	mg_strv_free(s->allow_hosts);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -705,6 +707,118 @@ static int f_tools(struct entry *e, yaml_node_t *v)
 	return 0;
 }
 
+/* A list of non-empty strings (a single string is taken as a list of one). */
+static int f_string_list(struct entry *e, yaml_node_t *v, const char *key, char ***dst)
+{
+	if (is_string(v) && *sval(v)) {
+		*dst = mg_strv_push(mg_calloc(1, sizeof(char *)), sval(v));
+		return 0;
+	}
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(e->ld, v, "server '%s': '%s' must be a list of strings, found %s",
+			    e->s->name, key, kind(v));
+	mg_strv_free(*dst);
+	*dst = mg_calloc(1, sizeof(char *));
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *a = node_at(e->ld, *i);
+
+		if (!is_string(a) || !*sval(a))
+			return fail(e->ld, a, "server '%s': '%s' must be a list of non-empty "
+				    "strings, found %s in it", e->s->name, key, kind(a));
+		check_template(e, a, key);
+		*dst = mg_strv_push(*dst, sval(a));
+	}
+	return 0;
+}
+
+/* host:inside[:ro|rw]; the host side is checked when the gateway starts
+ * (it may not exist yet when the catalog is written). */
+static int f_volumes(struct entry *e, yaml_node_t *v)
+{
+	int rc = f_string_list(e, v, "volumes", &e->s->volumes);
+
+	for (size_t i = 0; !rc && e->s->volumes[i]; i++) {
+		const char *x = e->s->volumes[i], *c = strchr(x, ':');
+
+		if (strstr(x, "{{"))
+			continue;       /* a template: refused when the server starts */
+		if (!c || c == x || c[1] != '/')
+			return fail(e->ld, v, "server '%s': volume '%s' must be host:inside[:ro|rw] "
+				    "with absolute paths", e->s->name, x);
+	}
+	return rc;
+}
+
+/* Docker's host:port[/http|/https|/tcp]: every kind goes through the
+ * gateway's proxy (HTTP CONNECT carries TLS and plain TCP alike). */
+static int f_allow_hosts(struct entry *e, yaml_node_t *v)
+{
+	int rc = f_string_list(e, v, "allowHosts", &e->s->allow_hosts);
+
+	for (size_t i = 0; !rc && e->s->allow_hosts[i]; i++) {
+		char *x = e->s->allow_hosts[i], *slash = strrchr(x, '/');
+
+		if (slash && (!strcmp(slash, "/http") || !strcmp(slash, "/https") ||
+			      !strcmp(slash, "/tcp")))
+			*slash = '\0';
+		if (!strrchr(x, ':'))
+			return fail(e->ld, v, "server '%s': allowHosts entry '%s' needs a port "
+				    "(host:port)", e->s->name, x);
+	}
+	return rc;
+}
+
+static int f_disable_network(struct entry *e, yaml_node_t *v)
+{
+	if (parse_bool(v, &e->s->disable_network))
+		return fail(e->ld, v, "server '%s': 'disableNetwork' must be true or false",
+			    e->s->name);
+	return 0;
+}
+
+static int f_sandbox(struct entry *e, yaml_node_t *v)
+{
+	bool on;
+
+	if (parse_bool(v, &on))
+		return fail(e->ld, v, "server '%s': 'sandbox' must be true or false", e->s->name);
+	e->s->unsandboxed = !on;
+	return 0;
+}
+
+static int f_memory(struct entry *e, yaml_node_t *v)
+{
+	if (!is_string(v) || mg_parse_size(sval(v), &e->s->memory_bytes) ||
+	    e->s->memory_bytes < (16u << 20))
+		return fail(e->ld, v, "server '%s': 'memory' must be a size of at least 16m, such "
+			    "as 512m or 2g", e->s->name);
+	return 0;
+}
+
+static int f_cpus(struct entry *e, yaml_node_t *v)
+{
+	char *end = NULL;
+
+	if (is_string(v))
+		e->s->cpus = strtod(sval(v), &end);
+	if (!end || *end || !(e->s->cpus >= 0.01 && e->s->cpus <= 1024))
+		return fail(e->ld, v, "server '%s': 'cpus' must be a number of CPUs such as 1 "
+			    "or 0.5", e->s->name);
+	return 0;
+}
+
+static int f_pids(struct entry *e, yaml_node_t *v)
+{
+	uint64_t n = 0;
+
+	if (!is_string(v) || mg_parse_u64(sval(v), &n) || n < 8 || n > 1000000)
+		return fail(e->ld, v, "server '%s': 'pids' must be a number of processes and "
+			    "threads from 8 to 1000000", e->s->name);
+	e->s->pids = (unsigned)n;
+	return 0;
+}
+
 static int f_long_lived(struct entry *e, yaml_node_t *v)
 {
 	if (parse_bool(v, &e->long_lived))
@@ -921,9 +1035,13 @@ static const struct field fields[] = {
 	{ "source", FK_QUIET, NULL },
 	{ "upstream", FK_QUIET, NULL },
 	{ "example", FK_QUIET, NULL },
-	{ "volumes", FK_LATER, NULL },
-	{ "allowHosts", FK_LATER, NULL },
-	{ "disableNetwork", FK_LATER, NULL },
+	{ "volumes", FK_READ, f_volumes },
+	{ "allowHosts", FK_READ, f_allow_hosts },
+	{ "disableNetwork", FK_READ, f_disable_network },
+	{ "sandbox", FK_READ, f_sandbox },
+	{ "memory", FK_READ, f_memory },
+	{ "cpus", FK_READ, f_cpus },
+	{ "pids", FK_READ, f_pids },
 	{ "user", FK_LATER, NULL },
 	{ "extraHosts", FK_LATER, NULL },
 	{ "config", FK_LATER, NULL },
@@ -1154,6 +1272,57 @@ void catalog_init(struct catalog *c)
 {
 	c->servers = NULL;
 	c->n_servers = 0;
+}
+
+static char **copy_strv(char **v)
+{
+	char **out = NULL;
+
+	if (!v)
+		return NULL;
+	out = mg_calloc(1, sizeof(char *));
+	for (size_t i = 0; v[i]; i++)
+		out = mg_strv_push(out, v[i]);
+	return out;
+}
+
+struct cat_server *cat_server_dup(const struct cat_server *s)
+{
+	struct cat_server *d = MG_NEW(struct cat_server);
+
+	*d = *s;
+	d->name = mg_strdup(s->name);
+	d->title = s->title ? mg_strdup(s->title) : NULL;
+	d->description = s->description ? mg_strdup(s->description) : NULL;
+	d->image = s->image ? mg_strdup(s->image) : NULL;
+	d->prefix = s->prefix ? mg_strdup(s->prefix) : NULL;
+	d->cwd = s->cwd ? mg_strdup(s->cwd) : NULL;
+	d->source = s->source ? mg_strdup(s->source) : NULL;
+	d->command = copy_strv(s->command);
+	d->remote_url = s->remote_url ? mg_strdup(s->remote_url) : NULL;
+	d->remote_headers = copy_strv(s->remote_headers);
+	d->tools = copy_strv(s->tools);
+	d->volumes = copy_strv(s->volumes);
+	d->allow_hosts = copy_strv(s->allow_hosts);
+	d->env = mg_calloc(s->n_env ? s->n_env : 1, sizeof(*d->env));
+	for (size_t i = 0; i < s->n_env; i++) {
+		d->env[i].name = mg_strdup(s->env[i].name);
+		d->env[i].value = s->env[i].value ? mg_strdup(s->env[i].value) : NULL;
+	}
+	d->secrets = mg_calloc(s->n_secrets ? s->n_secrets : 1, sizeof(*d->secrets));
+	for (size_t i = 0; i < s->n_secrets; i++) {
+		d->secrets[i].name = s->secrets[i].name ? mg_strdup(s->secrets[i].name) : NULL;
+		d->secrets[i].env = s->secrets[i].env ? mg_strdup(s->secrets[i].env) : NULL;
+	}
+	return d;
+}
+
+void cat_server_free(struct cat_server *s)
+{
+	if (!s)
+		return;
+	server_release(s);
+	free(s);
 }
 
 void catalog_release(struct catalog *c)

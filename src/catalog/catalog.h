@@ -50,6 +50,14 @@ struct cat_server {
 	char *remote_url;       /* NULL for a local server */
 	bool remote_sse;        /* the legacy HTTP+SSE transport (2024-11-05) */
 	char **remote_headers;  /* "Name: value", NULL-terminated; may be NULL */
+	/* The sandbox every local server runs in (docs/catalog.md). */
+	char **volumes;         /* "host:inside[:ro|rw]" as written; may be NULL */
+	char **allow_hosts;     /* egress "host:port" (Docker's /http|/https|/tcp cut) */
+	bool disable_network;   /* no egress even with allow_hosts */
+	bool unsandboxed;       /* sandbox: false (runs only with --allow-unsandboxed) */
+	uint64_t memory_bytes;  /* memory:; 0 = the gateway's --memory */
+	double cpus;            /* cpus:; 0 = the gateway's --cpus */
+	unsigned pids;          /* pids:; 0 = the gateway's --pids */
 };
 
 struct catalog {
@@ -70,6 +78,10 @@ int catalog_load_string(struct catalog *c, const char *text, size_t len, const c
 			struct mg_err *err);
 /* The catalog compiled into the binary (used when no --catalog is given). */
 const char *catalog_builtin_default(void);
+
+/* A deep copy of one server definition, and its release. */
+struct cat_server *cat_server_dup(const struct cat_server *s);
+void cat_server_free(struct cat_server *s);
 
 const struct cat_server *catalog_find(const struct catalog *c, const char *name);
 const char *cat_lifecycle_name(enum cat_lifecycle lc);

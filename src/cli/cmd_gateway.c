@@ -59,6 +59,18 @@ static const char gateway_usage[] =
 	"                            (default 16m).\n"
 	"  --page-size N             Items per list page sent to the client (default 500).\n"
 	"\n"
+	"Sandbox (every local server runs in one; docs/security.md):\n"
+	"  --cpus N                  CPUs per server sandbox (default 1; catalog 'cpus:').\n"
+	"  --memory SIZE             Memory per server sandbox, swap included (default 2g;\n"
+	"                            catalog 'memory:').\n"
+	"  --pids N                  Processes and threads per server sandbox (default 512;\n"
+	"                            catalog 'pids:').\n"
+	"  --workspace-dir DIR       Where each server's persistent /workspace lives\n"
+	"                            (default /var/lib/mcpguard/workspaces as root).\n"
+	"  --allow-unsandboxed       Let servers marked 'sandbox: false' in the catalog run\n"
+	"                            on the host, with a warning at each start.  Without\n"
+	"                            this flag such servers do not start.\n"
+	"\n"
 	"Audit and logs:\n"
 	"  --log-calls[=BOOL]        Audit every request as one JSON line (default true),\n"
 	"                            and print a summary of each tool call on stderr.\n"
@@ -78,7 +90,7 @@ static const char gateway_usage[] =
 	"\n"
 	"Docker flags accepted for compatibility but not acted on yet (a warning says so):\n"
 	"  --block-secrets --block-network --verify-signatures --long-lived --watch\n"
-	"  --cpus --memory --secrets --registry --config --tools-config\n"
+	"  --secrets --registry --config --tools-config\n"
 	"  --enable-all-servers --static --interceptor\n"
 	"\n"
 	"Example (Claude Desktop, VS Code, Cursor...):\n"
@@ -103,6 +115,8 @@ struct opts {
 	struct gw_config cfg;
 	char *audit_path;
 	char *cache_dir;
+	char *workspace_dir;
+	char *npm_dir;
 	bool no_cache;
 	bool log_arguments;
 	bool servers_given;
@@ -180,10 +194,11 @@ static const char *const value_flags[] = {
 	"--catalog", "--additional-catalog", "--servers", "--tools", "--tool-prefix",
 	"--transport", "--timeout", "--startup-timeout", "--human-timeout",
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
-	"--port", "--host", "--session-idle-timeout", "--max-sessions", NULL,
+	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory",
+	"--pids", "--workspace-dir", NULL,
 };
 static const char *const ignored_value_flags[] = {
-	"--cpus", "--memory", "--secrets", "--registry", "--config",
+	"--secrets", "--registry", "--config",
 	"--tools-config", "--interceptor", "--additional-registry", "--additional-config",
 	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log", NULL,
 };
@@ -301,6 +316,26 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 	} else if (strcmp(f->name, "--cache-dir") == 0) {
 		free(o->cache_dir);
 		o->cache_dir = mg_strdup(f->value);
+	} else if (strcmp(f->name, "--cpus") == 0) {
+		char *end = NULL;
+
+		o->cfg.cpus = strtod(f->value, &end);
+		if (!end || *end || !(o->cfg.cpus >= 0.01 && o->cfg.cpus <= 1024))
+			goto bad;
+	} else if (strcmp(f->name, "--memory") == 0) {
+		if (mg_parse_size(f->value, &u) || u < (16u << 20))
+			goto bad;
+		o->cfg.memory_bytes = u;
+	} else if (strcmp(f->name, "--pids") == 0) {
+		if (mg_parse_u64(f->value, &u) || u < 8 || u > 1000000)
+			goto bad;
+		o->cfg.pids = (unsigned)u;
+	} else if (strcmp(f->name, "--workspace-dir") == 0) {
+		free(o->workspace_dir);
+		o->workspace_dir = mg_strdup(f->value);
+	} else if (strcmp(f->name, "--allow-unsandboxed") == 0) {
+		if (parse_bool(f->value, &o->cfg.allow_unsandboxed))
+			goto bad;
 	} else if (strcmp(f->name, "--no-cache") == 0) {
 		o->no_cache = true;
 	} else if (strcmp(f->name, "--log-calls") == 0) {
@@ -437,6 +472,27 @@ static void opts_release(struct opts *o)
 	mg_strv_free(o->env);
 	free(o->audit_path);
 	free(o->cache_dir);
+	free(o->workspace_dir);
+	free(o->npm_dir);
+}
+
+/* Where servers' workspaces and npx packages live.  As root: system
+ * folders (the sandboxes' ids must reach them; a 0700 home is in the way). */
+static void sandbox_dirs(struct opts *o)
+{
+	struct mg_buf b;
+	char *base;
+
+	if (!o->workspace_dir) {
+		base = geteuid() == 0 ? mg_strdup("/var/lib/mcpguard") : mg_state_dir();
+		mg_buf_init(&b, PATH_MAX);
+		mg_buf_addf(&b, "%s/workspaces", base);
+		o->workspace_dir = mg_buf_detach(&b, NULL);
+		free(base);
+	}
+	o->npm_dir = geteuid() == 0 ? mg_strdup("/var/cache/mcpguard") : mg_cache_dir();
+	o->cfg.workspace_dir = o->workspace_dir;
+	o->cfg.npm_dir = o->npm_dir;
 }
 
 static int run(struct opts *o)
@@ -473,6 +529,7 @@ static int run(struct opts *o)
 	if (!o->no_cache && !o->cache_dir)
 		o->cache_dir = mg_cache_dir();
 	o->cfg.cache_dir = o->no_cache ? NULL : o->cache_dir;
+	sandbox_dirs(o);
 	for (size_t i = 0; default_env[i]; i++)
 		o->env = mg_strv_push(o->env, default_env[i]);
 	o->cfg.base_env = o->env;
@@ -523,6 +580,9 @@ int cli_gateway(int argc, char **argv)
 	o.cfg.startup_timeout_ms = 60000;
 	o.cfg.human_timeout_ms = 600000;
 	o.cfg.log_calls = true;
+	o.cfg.cpus = 1;
+	o.cfg.memory_bytes = 2ull << 30;
+	o.cfg.pids = 512;
 	o.stdio = true;
 	o.http.host = "127.0.0.1";
 	o.http.port = 8811;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -12,73 +13,9 @@
 
 #define SWEEP_MS 100
 
-static char **copy_strv(char **v)
-{
-	char **out = NULL;
-
-	if (!v)
-		return NULL;
-	out = mg_calloc(1, sizeof(char *));
-	for (size_t i = 0; v[i]; i++)
-		out = mg_strv_push(out, v[i]);
-	return out;
-}
 
 /* The gateway keeps its own copy of each definition it runs. */
-static struct cat_server *copy_def(const struct cat_server *s)
-{
-	struct cat_server *d = MG_NEW(struct cat_server);
 
-	*d = *s;
-	d->name = mg_strdup(s->name);
-	d->title = s->title ? mg_strdup(s->title) : NULL;
-	d->description = s->description ? mg_strdup(s->description) : NULL;
-	d->image = s->image ? mg_strdup(s->image) : NULL;
-	d->prefix = s->prefix ? mg_strdup(s->prefix) : NULL;
-	d->cwd = s->cwd ? mg_strdup(s->cwd) : NULL;
-	d->source = s->source ? mg_strdup(s->source) : NULL;
-	d->command = copy_strv(s->command);
-	d->remote_url = s->remote_url ? mg_strdup(s->remote_url) : NULL;
-	d->remote_headers = copy_strv(s->remote_headers);
-	d->tools = copy_strv(s->tools);
-	d->env = mg_calloc(s->n_env ? s->n_env : 1, sizeof(*d->env));
-	for (size_t i = 0; i < s->n_env; i++) {
-		d->env[i].name = mg_strdup(s->env[i].name);
-		d->env[i].value = s->env[i].value ? mg_strdup(s->env[i].value) : NULL;
-	}
-	d->secrets = mg_calloc(s->n_secrets ? s->n_secrets : 1, sizeof(*d->secrets));
-	for (size_t i = 0; i < s->n_secrets; i++) {
-		d->secrets[i].name = s->secrets[i].name ? mg_strdup(s->secrets[i].name) : NULL;
-		d->secrets[i].env = s->secrets[i].env ? mg_strdup(s->secrets[i].env) : NULL;
-	}
-	return d;
-}
-
-static void free_def(struct cat_server *d)
-{
-	free(d->name);
-	free(d->title);
-	free(d->description);
-	free(d->image);
-	free(d->prefix);
-	free(d->cwd);
-	free(d->source);
-	mg_strv_free(d->command);
-	mg_strv_free(d->tools);
-	free(d->remote_url);
-	mg_strv_free(d->remote_headers);
-	for (size_t i = 0; i < d->n_env; i++) {
-		free(d->env[i].name);
-		free(d->env[i].value);
-	}
-	free(d->env);
-	for (size_t i = 0; i < d->n_secrets; i++) {
-		free(d->secrets[i].name);
-		free(d->secrets[i].env);
-	}
-	free(d->secrets);
-	free(d);
-}
 
 static void sweep_cb(uv_timer_t *t)
 {
@@ -117,7 +54,7 @@ static void add_server(struct gateway *gw, const struct cat_server *def)
 
 	srv->gw = gw;
 	srv->idx = gw->n_servers;
-	srv->def = copy_def(def);
+	srv->def = cat_server_dup(def);
 	cat_server_digest(srv->def, srv->digest);
 	srv->timeout_ms = def->timeout_ms ? def->timeout_ms : gw->cfg.timeout_ms;
 	srv->startup_timeout_ms = def->startup_timeout_ms ? def->startup_timeout_ms
@@ -145,6 +82,25 @@ static void set_prefixes(struct gateway *gw)
 		else
 			srv->prefix = mg_strdup(prefix ? srv->def->name : "");
 	}
+}
+
+static void setup_sandboxes(struct gateway *gw)
+{
+	struct mg_err err;
+	bool any = false;
+
+	for (size_t i = 0; i < gw->n_servers; i++)
+		any = any || (gw->servers[i]->def->command && !gw->servers[i]->def->remote_url);
+	if (!any)
+		return;
+	if (geteuid() == 0)
+		sbx_sweep_leftovers();
+	if (sbx_filter_build(&gw->filter, &err) == 0)
+		gw->filter_ok = true;
+	else
+		mg_warn("cannot build the seccomp filter: %s", err.msg);
+	for (size_t i = 0; i < gw->n_servers; i++)
+		gw_sandbox_prepare(gw->servers[i]);
 }
 
 int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg,
@@ -176,6 +132,7 @@ int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg
 				add_server(gw, &cat->servers[i]);
 	}
 	set_prefixes(gw);
+	setup_sandboxes(gw);
 	for (size_t i = 0; i < gw->n_servers; i++)
 		gw_server_load_cache(gw->servers[i]);
 	gw_agg_rebuild(gw);
@@ -246,10 +203,12 @@ void gw_free(struct gateway *gw)
 		json_decref(srv->view);
 		mg_map_release(&srv->subs);
 		free(srv->prefix);
-		free_def(srv->def);
+		gw_sandbox_release(srv);
+		cat_server_free(srv->def);
 		free(srv);
 	}
 	free(gw->servers);
+	sbx_filter_release(&gw->filter);
 	gw_agg_release(&gw->agg);
 	if (gw->sweep.loop) {
 		gw->open_timers = 2;   /* the last close callback frees */

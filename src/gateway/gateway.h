@@ -28,6 +28,14 @@ struct gw_config {
 	bool log_calls;                 /* human summary of each call on stderr */
 	char *const *base_env;          /* variables passed from the gateway's own
 					   environment to servers (borrowed) */
+	/* Sandboxes (every local server runs in one). */
+	bool allow_unsandboxed;         /* servers with sandbox: false may run */
+	uint64_t memory_bytes;          /* default limits; a server's own win */
+	double cpus;
+	unsigned pids;
+	const char *workspace_dir;      /* one persistent folder per server; NULL:
+					   a temporary /workspace (borrowed) */
+	const char *npm_dir;            /* where npx packages are installed */
 };
 
 struct gateway;

@@ -6,6 +6,7 @@
  *   call.c      in-flight requests: ids, deadlines, completion, audit
  *   agg.c       aggregation: names, routes, pages, capabilities
  *   server.c    per-server views (cache / live) and list refresh
+ *   sandboxing.c  how each local server runs: its sandbox, binds, limits
  *   gateway.c   creation, shutdown, the deadline sweep
  */
 #ifndef MG_GATEWAY_INTERNAL_H
@@ -18,6 +19,7 @@
 #include "gateway/gateway.h"
 #include "rpc/msg.h"
 #include "runtime/proc.h"
+#include "runtime/seccomp.h"
 #include "transport/http_client.h"
 #include "transport/stream.h"
 
@@ -54,6 +56,8 @@ struct gw_server {
 	struct gw_upstream *discovery;  /* per-call servers: instance used to list */
 	struct mg_map subs;             /* shared instance: uri -> refcount */
 	int remote_era;                 /* remote: 1 speaks 2026-07-28, -1 does not, 0 unknown */
+	struct gw_sandbox *sandbox;     /* local servers: how they run (sandboxing.c) */
+	char *sandbox_error;            /* why the server cannot start, or NULL */
 };
 
 /* ---- an upstream instance ---- */
@@ -231,9 +235,20 @@ struct gateway {
 	uv_timer_t release;             /* sends held messages (session.c) */
 	int open_timers;
 	bool shutting_down;
+	struct sbx_filter filter;       /* seccomp, built once */
+	bool filter_ok;
 	void (*shutdown_done)(struct gateway *gw, void *ctx);
 	void *shutdown_ctx;
 };
+
+/* sandboxing.c */
+/* Work out how a local server runs (logged); on failure, sandbox_error. */
+void gw_sandbox_prepare(struct gw_server *srv);
+void gw_sandbox_release(struct gw_server *srv);
+/* Start the instance's process: in its sandbox, or on the host for an
+ * allowed sandbox: false. */
+int gw_sandbox_spawn(struct gw_upstream *up, char **env, rt_exit_cb on_exit,
+		     struct mg_err *err);
 
 /* gateway.c */
 void gw_maybe_finish_shutdown(struct gateway *gw);

@@ -302,10 +302,17 @@ static void on_child_exit(struct rt_child *c, int status, int sig)
 	struct gw_upstream *up = c->data;
 	char buf[160];
 
-	if (sig)
+	if (c->usage.oom_killed)
+		snprintf(buf, sizeof(buf), "was killed: it reached its sandbox's memory limit");
+	else if (sig)
 		snprintf(buf, sizeof(buf), "was killed by signal %d (%s)", sig, strsignal(sig));
+	else if (c->sandboxed && status > 128 && status < 128 + 65)
+		snprintf(buf, sizeof(buf), "was killed by signal %d (%s)", status - 128,
+			 strsignal(status - 128));
 	else
 		snprintf(buf, sizeof(buf), "exited with status %d", status);
+	if (c->usage.pids_hit)
+		mg_warn("%s reached its sandbox's process limit", up->label);
 	if (!up->exit_reason)
 		up->exit_reason = mg_strdup(buf);
 	/* Whatever the leader left behind (npx's node child) goes too. */
@@ -722,7 +729,6 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 {
 	struct gateway *gw = srv->gw;
 	struct gw_upstream *up;
-	struct rt_spawn sp;
 	char **env;
 	json_t *params;
 	int rc;
@@ -748,10 +754,7 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 		rc = open_remote(up, err);
 	} else {
 		env = build_env(srv);
-		sp.argv = srv->def->command;
-		sp.envp = env;
-		sp.cwd = srv->def->cwd;
-		rc = rt_child_spawn(gw->loop, &up->child, &sp, on_child_exit, err);
+		rc = gw_sandbox_spawn(up, env, on_child_exit, err);
 		mg_strv_free(env);
 	}
 	if (rc) {

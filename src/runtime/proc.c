@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -68,6 +69,39 @@ fail:
 	_exit(127);
 }
 
+static int spawn_sandboxed(struct rt_child *c, const struct rt_spawn *sp, int in, int out,
+			   int errfd, struct mg_err *err)
+{
+	struct sbx_config cfg = *sp->sandbox;
+	int rc;
+
+	cfg.argv = sp->argv;
+	cfg.envp = sp->envp;
+	cfg.cwd = sp->cwd;
+	cfg.fd_in = in;
+	cfg.fd_out = out;
+	cfg.fd_err = errfd;
+	c->sbx = MG_NEW(struct sbx_child);
+	rc = sbx_spawn(&cfg, c->sbx, err);
+	if (rc) {
+		free(mg_steal(&c->sbx));
+		return rc;
+	}
+	c->sandboxed = true;
+	c->pid = c->sbx->pid;
+	c->pidfd = c->sbx->pidfd;       /* ours to watch and close */
+	c->sbx->pidfd = -1;
+	return 0;
+}
+
+static void release_sandbox(struct rt_child *c)
+{
+	if (!c->sbx)
+		return;
+	sbx_release(c->sbx, &c->usage);
+	free(mg_steal(&c->sbx));
+}
+
 static void on_pidfd(uv_poll_t *p, int status, int events)
 {
 	struct rt_child *c = p->data;
@@ -84,6 +118,7 @@ static void on_pidfd(uv_poll_t *p, int status, int events)
 		sig = si.si_status;
 	c->exited = true;
 	uv_poll_stop(&c->poll);
+	release_sandbox(c);     /* the usage is known from here on */
 	if (c->on_exit)
 		c->on_exit(c, code, sig);
 }
@@ -104,6 +139,12 @@ int rt_child_spawn(uv_loop_t *loop, struct rt_child *c, const struct rt_spawn *s
 	    pipe2(rep, O_CLOEXEC)) {
 		rc = mg_err_set(err, -errno, "cannot create pipes: %s", strerror(errno));
 		goto out;
+	}
+	if (sp->sandbox) {
+		rc = spawn_sandboxed(c, sp, in[0], out[1], er[1], err);
+		if (rc)
+			goto out;
+		goto watch;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -130,6 +171,7 @@ int rt_child_spawn(uv_loop_t *loop, struct rt_child *c, const struct rt_spawn *s
 		waitpid(pid, NULL, 0);
 		goto out;
 	}
+watch:
 	uv_poll_init(loop, &c->poll, c->pidfd);
 	c->poll.data = c;
 	uv_poll_start(&c->poll, UV_READABLE, on_pidfd);
@@ -153,6 +195,13 @@ void rt_child_signal(struct rt_child *c, int sig)
 {
 	if (c->pid <= 0)
 		return;
+	if (c->sandboxed) {
+		/* PID 1 of the sandbox: it passes signals on; once it is
+		 * gone, the kernel has ended everything inside. */
+		if (!c->exited)
+			syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0);
+		return;
+	}
 	/* Members of the group may outlive the leader (npx's node child);
 	 * the group id stays reserved while any member lives. */
 	if (kill(-c->pid, sig) < 0 && !c->exited)
@@ -165,6 +214,7 @@ static void poll_closed(uv_handle_t *h)
 
 	if (!c->exited && c->pid > 0)
 		waitpid(c->pid, NULL, 0);
+	release_sandbox(c);
 	close_fd(&c->pidfd);
 	if (c->on_closed)
 		c->on_closed(c);

@@ -11,11 +11,15 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "runtime/sandbox.h"
 
 struct rt_spawn {
 	char *const *argv;      /* argv[0] is looked up in PATH of envp */
 	char *const *envp;      /* complete environment of the child */
-	const char *cwd;        /* NULL = inherit */
+	const char *cwd;        /* NULL = inherit (in a sandbox: /workspace) */
+	/* Non-NULL: start the child in a sandbox made from this (its argv,
+	 * envp, cwd and stdio fds are taken from here and the pipes). */
+	const struct sbx_config *sandbox;
 };
 
 struct rt_child;
@@ -34,13 +38,18 @@ struct rt_child {
 	void *data;
 	bool exited;
 	bool closing;
+	bool sandboxed;
+	struct sbx_child *sbx;          /* the sandbox (owned) until it exited */
+	struct sbx_usage usage;         /* what its cgroups saw, once exited */
 };
 
 /* Start a child.  0, or a negative errno with err explaining (including an
  * exec failure in the child, e.g. "npx: No such file or directory"). */
 int rt_child_spawn(uv_loop_t *loop, struct rt_child *c, const struct rt_spawn *sp,
 		   rt_exit_cb on_exit, struct mg_err *err);
-/* Signal the child's whole process group (no-op after exit). */
+/* Signal the child's whole process group (no-op after exit); in a
+ * sandbox, its init, which passes the signal on (SIGKILL ends the whole
+ * sandbox). */
 void rt_child_signal(struct rt_child *c, int sig);
 /* Release the watcher; on_closed runs from the loop.  Call after exit or
  * to abandon a child (it is killed first if still running). */

@@ -49,6 +49,10 @@
 #define UID_BASE 0x40000000u
 #define UID_RANGE 65536u
 #define SLOTS 4096u
+/* Slots from here on are named (sbx_named_slot): every sandbox of one
+ * server shares its ids, so that its persistent workspace stays its own
+ * across instances and restarts.  Slots below are one sandbox's each. */
+#define NAMED_SLOTS_FROM 2048u
 #define SBX_UID 1000u                   /* the payload's id inside */
 #define CG_PREFIX "mcpguard-sbx-"
 
@@ -96,12 +100,56 @@ static void __attribute__((noreturn)) die(int fd, int step)
 
 /* ---- child: filesystem ---- */
 
+#define MAX_BINDS 256
+
 struct child_args {
 	const struct sbx_config *c;
+	/* Bind sources (ro, rw, workspace), opened while the child still has
+	 * the gateway's host ids: the sandbox's own ids may not walk to them
+	 * (a 0700 folder on the way).  Bound through /proc/self/fd/N. */
+	int bind_fds[MAX_BINDS + 1];
 	int sync;                       /* read end: "go" from the parent */
 	int report;                     /* write end, CLOEXEC: failures */
 	int alive;                      /* read end: HUP when the gateway is gone */
 };
+
+static size_t count(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* In the child, before it takes the sandbox's ids: fds of every bind
+ * source (opened in its own mount namespace, so that they can be bound). */
+static int open_bind_sources(struct child_args *a)
+{
+	const struct sbx_config *c = a->c;
+	char *const *lists[2] = { c->ro_binds, c->rw_binds };
+	char host[4096];
+	size_t n = 0;
+
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t i = 0; lists[l] && lists[l][i]; i++) {
+			const char *spec = lists[l][i], *colon = strchr(spec, ':');
+			size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+
+			if (len >= sizeof(host)) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			memcpy(host, spec, len);
+			host[len] = '\0';
+			if ((a->bind_fds[n++] = open(host, O_PATH | O_CLOEXEC)) < 0)
+				return -1;
+		}
+	}
+	if (c->workspace && (a->bind_fds[n++] = open(c->workspace, O_PATH | O_CLOEXEC)) < 0)
+		return -1;
+	return 0;
+}
 
 static void path_in_root(char *out, size_t size, const char *inside)
 {
@@ -196,10 +244,10 @@ static int bind_in_root(const char *src, const char *inside, bool rw)
 		     (rw ? 0 : MS_RDONLY) | locked_flags(dst), NULL);
 }
 
-/* "host[:inside]" */
-static int bind_spec(const char *spec, bool rw)
+/* "host[:inside]", host opened by the gateway as fd. */
+static int bind_spec(const char *spec, int fd, bool rw)
 {
-	char host[4096];
+	char host[4096], src[64];
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
 
@@ -207,7 +255,8 @@ static int bind_spec(const char *spec, bool rw)
 		return -1;
 	memcpy(host, spec, n);
 	host[n] = '\0';
-	return bind_in_root(host, colon ? colon + 1 : host, rw);
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	return bind_in_root(src, colon ? colon + 1 : host, rw);
 }
 
 static const char etc_passwd[] =
@@ -373,6 +422,7 @@ static int loopback_up(void)
 static void build_root(struct child_args *a)
 {
 	const struct sbx_config *c = a->c;
+	size_t n_ro = count(c->ro_binds), n_rw = count(c->rw_binds);
 	static const char *const links[][2] = {
 		{ "usr/bin", "/bin" }, { "usr/sbin", "/sbin" }, { "usr/lib", "/lib" },
 		{ "usr/lib64", "/lib64" },
@@ -391,7 +441,10 @@ static void build_root(struct child_args *a)
 	CHECK(bind_in_root("/usr", "/usr", false), ST_USR);
 	CHECK(build_etc(), ST_ETC);
 	if (c->workspace) {
-		CHECK(bind_in_root(c->workspace, "/workspace", true), ST_WORKSPACE);
+		char src[64];
+
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", a->bind_fds[n_ro + n_rw]);
+		CHECK(bind_in_root(src, "/workspace", true), ST_WORKSPACE);
 	} else {
 		CHECK(mkdir_in_root("/workspace", 0777), ST_WORKSPACE);
 		path_in_root(p, sizeof(p), "/workspace");
@@ -403,10 +456,10 @@ static void build_root(struct child_args *a)
 	CHECK(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m"), ST_TMP);
 	CHECK(build_dev(), ST_DEV);
 	CHECK(build_proc(), ST_PROC);
-	for (size_t i = 0; c->ro_binds && c->ro_binds[i]; i++)
-		CHECK(bind_spec(c->ro_binds[i], false), ST_BIND);
-	for (size_t i = 0; c->rw_binds && c->rw_binds[i]; i++)
-		CHECK(bind_spec(c->rw_binds[i], true), ST_BIND);
+	for (size_t i = 0; i < n_ro; i++)
+		CHECK(bind_spec(c->ro_binds[i], a->bind_fds[i], false), ST_BIND);
+	for (size_t i = 0; i < n_rw; i++)
+		CHECK(bind_spec(c->rw_binds[i], a->bind_fds[n_ro + i], true), ST_BIND);
 	CHECK(mkdir_in_root("/root", 0700), ST_ROOT);
 }
 
@@ -464,7 +517,9 @@ static void set_limits(struct child_args *a)
 		CHECK(setrlimit(RLIMIT_NOFILE, &files), ST_RLIMIT);
 	}
 	CHECK(setrlimit(RLIMIT_FSIZE, &fsize), ST_RLIMIT);
-	if (a->c->pids_max) {
+	/* Per host uid: a named slot's uid is shared by all its sandboxes,
+	 * whose pids cgroups bound each one instead. */
+	if (a->c->pids_max && !a->c->named_slot) {
 		struct rlimit np = { a->c->pids_max, a->c->pids_max };
 
 		CHECK(setrlimit(RLIMIT_NPROC, &np), ST_RLIMIT);
@@ -547,6 +602,7 @@ static int child_main(struct child_args *a)
 	if (read(a->sync, &go, 1) != 1)
 		die(a->report, ST_GO);  /* the gateway died before letting us go */
 	close(a->sync);
+	CHECK(open_bind_sources(a), ST_BIND);
 	/* Root's supplementary groups (maybe gid 0) survive a user namespace
 	 * unless dropped: a payload could read root-group files. */
 	CHECK(setgroups(0, NULL), ST_GROUPS);
@@ -714,10 +770,30 @@ static ssize_t read_report(int sock, struct report *rep, int *fd)
 	return n;
 }
 
-static int alloc_slot(unsigned *slot)
+unsigned sbx_named_slot(const char *name)
 {
-	for (unsigned i = 0; i < SLOTS; i++) {
-		unsigned s = (slot_next + i) % SLOTS;
+	uint32_t h = 2166136261u;       /* FNV-1a: stable across runs */
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return NAMED_SLOTS_FROM + h % (SLOTS - NAMED_SLOTS_FROM);
+}
+
+uid_t sbx_slot_uid(unsigned slot)
+{
+	return (uid_t)(UID_BASE + slot * UID_RANGE + SBX_UID);
+}
+
+static int alloc_slot(const struct sbx_config *c, unsigned *slot)
+{
+	if (c->named_slot) {
+		if (c->slot < NAMED_SLOTS_FROM || c->slot >= SLOTS)
+			return -EINVAL;
+		*slot = c->slot;
+		return 0;
+	}
+	for (unsigned i = 0; i < NAMED_SLOTS_FROM; i++) {
+		unsigned s = (slot_next + i) % NAMED_SLOTS_FROM;
 
 		if (!slot_used[s]) {
 			slot_used[s] = 1;
@@ -760,7 +836,9 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 		return mg_err_set(err, -EPERM, "the sandbox needs root (to map ids and set cgroups)");
 	if ((rc = mg_mkdir_p(ROOT_DIR, 0755)))
 		return mg_err_set(err, rc, "cannot create %s: %s", ROOT_DIR, strerror(-rc));
-	if (alloc_slot(&out->slot))
+	if (count(c->ro_binds) + count(c->rw_binds) + 1 > MAX_BINDS)
+		return mg_err_set(err, -E2BIG, "too many binds (at most %d)", MAX_BINDS - 1);
+	if (alloc_slot(c, &out->slot))
 		return mg_err_set(err, -EAGAIN, "too many sandboxes");
 	/* report: a datagram socket, so that the child can hand over an fd. */
 	if (pipe2(sync, O_CLOEXEC) || pipe2(alive, O_CLOEXEC) ||
@@ -768,7 +846,10 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 		rc = mg_err_set(err, -errno, "cannot create pipes: %s", strerror(errno));
 		goto fail;
 	}
-	a = (struct child_args){ c, sync[0], report[1], alive[0] };
+	a.c = c;
+	a.sync = sync[0];
+	a.report = report[1];
+	a.alive = alive[0];
 	out->pid = clone_child(&out->pidfd);
 	if (out->pid == 0) {
 		close(sync[1]);
@@ -817,7 +898,8 @@ release:
 	sbx_release(out, NULL);
 	goto out;
 fail:
-	slot_used[out->slot] = 0;
+	if (out->slot < NAMED_SLOTS_FROM)
+		slot_used[out->slot] = 0;
 out:
 	for (int i = 0; i < 2; i++) {
 		if (sync[i] >= 0)
@@ -902,7 +984,7 @@ void sbx_release(struct sbx_child *ch, struct sbx_usage *u)
 	if (ch->pidfd >= 0)
 		close(ch->pidfd);
 	ch->pidfd = -1;
-	if (ch->slot < SLOTS)
+	if (ch->slot < NAMED_SLOTS_FROM)
 		slot_used[ch->slot] = 0;
 }
 

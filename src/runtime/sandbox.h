@@ -35,6 +35,8 @@ struct sbx_config {
 	unsigned egress_port;           /* !0: a listener on the sandbox's 127.0.0.1:port,
 					 * handed back in sbx_child.egress_fd */
 	const struct sbx_filter *filter;/* NULL: no seccomp (tests only) */
+	bool named_slot;                /* use slot (from sbx_named_slot), shared */
+	unsigned slot;
 };
 
 struct sbx_child {
@@ -56,6 +58,11 @@ struct sbx_usage {
 	bool pids_hit;                  /* a fork was refused at pids_max */
 	uint64_t cpu_ns;
 };
+
+/* The id slot of every sandbox of one name (a server), and the host uid
+ * its payloads run as (to own its persistent workspace). */
+unsigned sbx_named_slot(const char *name);
+uid_t sbx_slot_uid(unsigned slot);
 
 /* After the child exited: read what the cgroups saw, then remove them. */
 void sbx_release(struct sbx_child *c, struct sbx_usage *usage);

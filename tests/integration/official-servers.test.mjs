@@ -14,6 +14,24 @@ import {
 
 after(killAll);
 
+// Processes started for this test's servers (their command lines name the
+// official packages), with what /proc says of each.
+function serverProcesses() {
+  const out = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline, statusText;
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      statusText = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch { continue; }
+    if (!/@modelcontextprotocol\/server-/.test(cmdline)) continue;
+    const status = Object.fromEntries(statusText.split('\n').filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+    out.push({ pid, cmdline, status, uid: Number(status.Uid.split(/\s+/)[0]) });
+  }
+  return out;
+}
+
 describe('official npm servers behind the gateway', () => {
   let dir, client, transport, audit;
 
@@ -26,13 +44,14 @@ describe('official npm servers behind the gateway', () => {
       filesystem: { command: [node, officialServer('filesystem'), path.join(dir, 'root')] },
       memory: {
         command: [node, officialServer('memory')],
-        env: [{ name: 'MEMORY_FILE_PATH', value: path.join(dir, 'memory.jsonl') }],
+        // Its persistent /workspace (a folder of its own under --workspace-dir).
+        env: [{ name: 'MEMORY_FILE_PATH', value: '/workspace/memory.jsonl' }],
       },
     });
     audit = path.join(dir, 'audit.jsonl');
     ({ client, transport } = await connect([
       'gateway', 'run', '--catalog', catalog, '--cache-dir', path.join(dir, 'cache'),
-      '--audit-log', audit, '--page-size', '10',
+      '--audit-log', audit, '--page-size', '10', '--workspace-dir', path.join(dir, 'ws'),
     ]));
   });
 
@@ -87,6 +106,29 @@ describe('official npm servers behind the gateway', () => {
     const graph = await client.callTool({ name: 'memory__read_graph', arguments: {} });
     assert.match(graph.content[0].text, /sits between agents and tools/,
       'state kept between calls: one server instance per session');
+  });
+
+  it('runs every server in a sandbox of its own', () => {
+    // Issue 4, criterion 1: the servers above answered from inside their
+    // sandboxes.  Their processes, seen from the host:
+    const procs = serverProcesses(dir);
+    for (const name of ['everything', 'filesystem', 'memory']) {
+      const p = procs.find((x) => x.cmdline.includes(`server-${name}`));
+      assert.ok(p, `a process of server-${name} among ${procs.map((x) => x.cmdline).join(' | ')}`);
+      assert.ok(p.uid >= 0x40000000, `${name} runs as an unprivileged host uid, not ${p.uid}`);
+      assert.equal(p.status.Seccomp, '2', `${name} is under seccomp`);
+      assert.equal(p.status.CapEff, '0000000000000000', `${name} has no capabilities`);
+      assert.equal(p.status.NoNewPrivs, '1');
+      assert.equal(p.status.NSpid.split(/\s+/).length, 2, `${name} is in a PID namespace`);
+      assert.notEqual(fs.readlinkSync(`/proc/${p.pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'),
+        `${name} has a network namespace of its own`);
+      assert.notEqual(fs.readlinkSync(`/proc/${p.pid}/ns/mnt`), fs.readlinkSync('/proc/self/ns/mnt'));
+    }
+    // What the memory server wrote lives in its workspace on the host,
+    // owned by its sandbox's ids.
+    const file = path.join(dir, 'ws', 'memory', 'memory.jsonl');
+    assert.match(fs.readFileSync(file, 'utf8'), /sits between agents and tools/);
+    assert.ok(fs.statSync(file).uid >= 0x40000000);
   });
 
   it('reads a resource and a templated resource', async () => {
