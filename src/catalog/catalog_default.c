@@ -1,6 +1,8 @@
 /* The catalog compiled into the binary, used when no --catalog is given.
  * Both servers need only Node.js (npx) and are pinned to an exact version,
- * so that what runs does not change under the user between two starts. */
+ * so that what runs does not change under the user between two starts.
+ * Like every server they run sandboxed: installed once on the host, run
+ * with node inside, each with a persistent /workspace of its own. */
 #include "catalog/catalog.h"
 
 static const char builtin_catalog[] =
@@ -20,7 +22,10 @@ static const char builtin_catalog[] =
 	"    description: >-\n"
 	"      Knowledge-graph memory (entities, relations, observations) kept in a\n"
 	"      local JSON file, from the official reference servers.\n"
-	"    command: [npx, -y, \"@modelcontextprotocol/server-memory@2026.8.31\"]\n";
+	"    command: [npx, -y, \"@modelcontextprotocol/server-memory@2026.8.31\"]\n"
+	"    env:\n"
+	"      - name: MEMORY_FILE_PATH\n"
+	"        value: /workspace/memory.jsonl   # its own folder, kept between runs\n";
 
 const char *catalog_builtin_default(void)
 {

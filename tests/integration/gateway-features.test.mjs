@@ -289,11 +289,12 @@ describe('catalogs and the command line', () => {
     const dir = tempDir();
     const catalog = writeCatalog(dir, {
       dockerized: { image: 'mcp/github@sha256:0123' },
-      fixture: { command: [fixtureBin], title: 'Fixture', description: 'test server', volumes: ['/tmp:/tmp'] },
+      fixture: { command: [fixtureBin], title: 'Fixture', description: 'test server', volumes: [`${dir}:/data`] },
     });
     const { client, transport } = await connect(gw(catalog, '--no-cache'));
     assert.match(transport.stderr, /'dockerized' is skipped: it only gives image 'mcp\/github@sha256:0123', which needs a container runtime/);
-    assert.match(transport.stderr, /volumes/);
+    assert.match(transport.stderr, /server 'fixture' runs sandboxed: .*mcp_fixture; .*2 read-only/,
+      'the fixture folder and the volume, both read-only (no :rw)');
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'z' } })), 'z');
     await finish(null, transport, assert);
   });

@@ -53,10 +53,10 @@ describe('the official SDK client over HTTP, official servers behind', () => {
     const catalog = writeCatalog(dir, {
       everything: { command: [node, officialServer('everything')] },
       memory: { command: [node, officialServer('memory')],
-        env: [{ name: 'MEMORY_FILE_PATH', value: path.join(dir, 'memory.jsonl') }] },
+        env: [{ name: 'MEMORY_FILE_PATH', value: '/workspace/memory.jsonl' }] },
     });
     gw = await startGateway(catalog, ['--cache-dir', path.join(dir, 'cache'),
-      '--audit-log', path.join(dir, 'audit.jsonl')]);
+      '--audit-log', path.join(dir, 'audit.jsonl'), '--workspace-dir', path.join(dir, 'ws')]);
   });
 
   after(async () => { if (gw) await stopGateway(gw); });

@@ -24,6 +24,19 @@ export function tempDir(prefix = 'mcpguard-it-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+// Host pids of the processes whose command line starts with program (a
+// sandboxed server's own pid inside is not the host's).
+export function serverPids(program) {
+  const pids = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === program)
+        pids.push(Number(pid));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
 // Write a catalog in Docker's format from {name: entry} and return its path.
 export function writeCatalog(dir, registry) {
   const lines = ['registry:'];

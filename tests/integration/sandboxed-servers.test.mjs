@@ -1,0 +1,160 @@
+// Issue 4: every catalog server runs in a sandbox.  The built-in catalog's
+// npx servers (installed once on the host, run with node inside), the
+// explicit opt-out, volumes and the paths they may not show, limits, and
+// nothing left behind when the gateway dies.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  connect, finish, fixtureBin, gatewayBin, killAll, node, officialServer,
+  serverPids, sleep, tempDir, writeCatalog,
+} from './lib.mjs';
+
+after(killAll);
+
+const text = (r) => r.content[0].text;
+const SANDBOX_UID = 0x40000000;
+
+function hostUid(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^Uid:\s+(\d+)/m.exec(status)[1]);
+}
+
+describe('the built-in catalog (npx servers)', () => {
+  it('installs each package once, with install scripts off, and runs it with node in a sandbox', async () => {
+    const dir = tempDir();
+    const args = ['gateway', 'run', '--no-cache', '--workspace-dir', path.join(dir, 'ws'),
+      '--audit-log', path.join(dir, 'audit.jsonl')];
+    // A start with no client installs what is missing, then sees EOF.
+    const first = spawnSync(gatewayBin, args, { input: '', encoding: 'utf8', timeout: 240000 });
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stderr, /server 'everything' runs sandboxed: .*node/);
+    assert.match(first.stderr, /server 'memory' runs sandboxed: .*node/);
+    const again = spawnSync(gatewayBin, args, { input: '', encoding: 'utf8', timeout: 60000 });
+    assert.doesNotMatch(again.stderr, /installing/, 'installed once');
+
+    const { client, transport } = await connect(args);
+    assert.equal(text(await client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } })), 'Echo: hi');
+    await client.callTool({
+      name: 'memory__create_entities',
+      arguments: { entities: [{ name: 'sandbox', entityType: 'test', observations: ['kept'] }] },
+    });
+    assert.match(text(await client.callTool({ name: 'memory__read_graph', arguments: {} })), /kept/);
+    const pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('/npm/@modelcontextprotocol+server-'); }
+      catch { return false; }
+    });
+    assert.equal(pids.length, 2, 'one process per server, run from the install');
+    for (const p of pids) assert.ok(hostUid(p) >= SANDBOX_UID);
+    await finish(null, transport, assert);
+  });
+});
+
+describe('the sandbox opt-out', () => {
+  it('sandbox: false does not start without --allow-unsandboxed, and says why', async () => {
+    const dir = tempDir();
+    const catalog = writeCatalog(dir, { host: { command: [fixtureBin], sandbox: false } });
+    const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
+    assert.match(transport.stderr, /server 'host' will not start: .*--allow-unsandboxed/);
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools, [], 'it never started, so it offers nothing');
+    await finish(null, transport, assert);
+  });
+
+  it('with --allow-unsandboxed it runs on the host, with a warning at each start', async () => {
+    const dir = tempDir();
+    const catalog = writeCatalog(dir, { host: { command: [fixtureBin], sandbox: false } });
+    const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
+      '--no-cache', '--allow-unsandboxed']);
+    const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
+    const pids = serverPids(fixtureBin);
+    assert.equal(pids.length, 1);
+    assert.equal(Number(who.split('/')[0]), pids[0], 'its own pid is the host pid: no PID namespace');
+    assert.match(transport.stderr, /WARNING: server 'host' runs WITHOUT a sandbox/);
+    assert.match(transport.stderr, /starts WITHOUT a sandbox/);
+    await finish(null, transport, assert);
+  });
+});
+
+describe('what a server sees of the host', () => {
+  it('refuses volumes and paths that would show keys, credentials or the system', async () => {
+    const dir = tempDir();
+    const home = path.join(dir, 'home');
+    fs.mkdirSync(path.join(home, '.ssh'), { recursive: true });
+    fs.writeFileSync(path.join(home, '.ssh', 'id_ed25519'), 'not a real key\n');
+    fs.mkdirSync(path.join(home, 'project'));
+    const catalog = writeCatalog(dir, {
+      keys: { command: [fixtureBin], volumes: ['~/.ssh:/keys'] },
+      wholehome: { command: [fixtureBin], volumes: [`${home}:/home`] },
+      root: { command: [fixtureBin], volumes: ['/:/host'] },
+      shadow: { command: [fixtureBin], volumes: ['/etc/shadow:/shadow:ro'] },
+      arg: { command: [fixtureBin, path.join(home, '.ssh')] },
+      fine: { command: [fixtureBin], volumes: [`${path.join(home, 'project')}:/project`] },
+    });
+    const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
+      '--no-cache'], { env: { HOME: home } });
+    const refused = (name, why) => assert.match(transport.stderr,
+      new RegExp(`server '${name}' cannot run in its sandbox: .*${why}`));
+    refused('keys', 'lies in a \\.ssh folder');
+    refused('wholehome', 'is a home folder|would show .*\\.ssh');
+    refused('root', 'would show /etc/shadow');
+    refused('shadow', 'is or lies in /etc/shadow');
+    refused('arg', 'lies in a \\.ssh folder');
+    const err = await client.callTool({ name: 'keys__echo', arguments: { message: 'x' } })
+      .then(() => null, (e) => e);
+    assert.ok(err, 'a refused server does not run');
+    assert.equal(text(await client.callTool({ name: 'fine__echo', arguments: { message: 'ok' } })), 'ok');
+    await finish(null, transport, assert);
+  });
+
+  it('a writable volume: the filesystem server writes there and nowhere else', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    fs.mkdirSync(data);
+    // The sandbox's ids are not the host user's: the folder must let them write.
+    fs.chmodSync(data, 0o777);
+    const catalog = writeCatalog(dir, {
+      filesystem: { command: [node, officialServer('filesystem'), '/data'], volumes: [`${data}:/data:rw`] },
+    });
+    const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
+    await client.callTool({ name: 'write_file', arguments: { path: '/data/note.txt', content: 'from the sandbox' } });
+    assert.equal(fs.readFileSync(path.join(data, 'note.txt'), 'utf8'), 'from the sandbox');
+    const listing = await client.callTool({ name: 'list_directory', arguments: { path: '/data' } });
+    assert.match(text(listing), /note\.txt/);
+    await finish(null, transport, assert);
+  });
+});
+
+describe('limits and lifetime', () => {
+  it('a server over its memory limit is killed inside its sandbox, and the error says so', async () => {
+    const dir = tempDir();
+    const hog = 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1));';
+    const catalog = writeCatalog(dir, {
+      hog: { command: [node, '-e', hog], memory: '96m' },
+      fixture: { command: [fixtureBin] },
+    });
+    const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
+      '--no-cache']);
+    const err = await client.callTool({ name: 'hog__anything', arguments: {} }).then(() => null, (e) => e);
+    assert.ok(err);
+    for (let i = 0; i < 50 && !/memory limit/.test(transport.stderr); i++) await sleep(100);
+    assert.match(transport.stderr, /server 'hog'.*was killed: it reached its sandbox's memory limit/);
+    assert.equal(text(await client.callTool({ name: 'fixture__echo', arguments: { message: 'alive' } })), 'alive',
+      'only the sandbox was hit');
+    await finish(null, transport, assert);
+  });
+
+  it('nothing of a server outlives a gateway killed with SIGKILL', async () => {
+    const dir = tempDir();
+    const catalog = writeCatalog(dir, { fixture: { command: [fixtureBin] } });
+    const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
+    await client.callTool({ name: 'echo', arguments: { message: 'up' } });
+    assert.equal(serverPids(fixtureBin).length, 1);
+    transport.proc.kill('SIGKILL');
+    let left = serverPids(fixtureBin);
+    for (let i = 0; i < 30 && left.length; i++) { await sleep(100); left = serverPids(fixtureBin); }
+    assert.deepEqual(left, [], 'the sandbox died with the gateway');
+  });
+});
