@@ -743,9 +743,9 @@ static int f_volumes(struct entry *e, yaml_node_t *v)
 
 		if (strstr(x, "{{"))
 			continue;       /* a template: refused when the server starts */
-		if (!c || c == x || c[1] != '/')
+		if (!c || c == x || c[1] != '/' || (x[0] != '/' && x[0] != '~'))
 			return fail(e->ld, v, "server '%s': volume '%s' must be host:inside[:ro|rw] "
-				    "with absolute paths", e->s->name, x);
+				    "with absolute paths (named volumes need Docker)", e->s->name, x);
 	}
 	return rc;
 }

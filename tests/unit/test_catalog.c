@@ -626,10 +626,10 @@ static void test_unknown_and_unsupported_keys_warn(void **state)
 			      &err),
 			 0);
 	log = capture_end(&cap);
-	assert_contains(log, "catalog.yaml:5: server gh: key 'volumes' is not supported yet and "
-			     "is ignored");
-	assert_contains(log, "catalog.yaml:6: server gh: key 'allowHosts' is not supported yet");
-	assert_contains(log, "catalog.yaml:7: server gh: key 'disableNetwork' is not supported");
+	/* volumes, allowHosts and disableNetwork are read (the sandbox). */
+	assert_null(strstr(log, "'volumes'"));
+	assert_null(strstr(log, "'allowHosts'"));
+	assert_null(strstr(log, "'disableNetwork'"));
 	assert_contains(log, "catalog.yaml:8: server gh: key 'user' is not supported yet");
 	assert_contains(log, "catalog.yaml:9: server gh: key 'extraHosts' is not supported yet");
 	assert_contains(log, "catalog.yaml:10: server gh: key 'config' is not supported yet");
@@ -641,10 +641,66 @@ static void test_unknown_and_unsupported_keys_warn(void **state)
 	assert_contains(log, "catalog.yaml:15: server gh: key 'evil?[31m' is unknown");
 	assert_null(strchr(log, '\x1b'));
 	assert_contains(log, "catalog.yaml:16: server gh: key 'hint' in 'secrets' is unknown");
-	assert_int_equal(count_of(log, "warning"), 11);
+	assert_int_equal(count_of(log, "warning"), 8);
 	free(log);
 	assert_int_equal(c.n_servers, 1);
 	catalog_release(&c);
+}
+
+static void test_sandbox_fields(void **state)
+{
+	struct catalog c;
+	struct mg_err err;
+	const struct cat_server *s;
+
+	catalog_init(&c);
+	assert_int_equal(load(&c,
+			      "registry:\n"
+			      "  gh:\n"
+			      "    command: [p]\n"
+			      "    volumes: ['/srv/data:/data:rw', '/srv/ro:/ro']\n"
+			      "    allowHosts: [api.github.com:443/https, '*.example.com:443', "
+			      "'10.0.0.5:8080/tcp']\n"
+			      "    memory: 256m\n"
+			      "    cpus: '0.5'\n"
+			      "    pids: 64\n"
+			      "    sandbox: false\n",
+			      &err),
+			 0);
+	s = catalog_find(&c, "gh");
+	assert_string_equal(s->volumes[0], "/srv/data:/data:rw");
+	assert_string_equal(s->volumes[1], "/srv/ro:/ro");
+	assert_string_equal(s->allow_hosts[0], "api.github.com:443");   /* Docker's /https cut */
+	assert_string_equal(s->allow_hosts[1], "*.example.com:443");
+	assert_string_equal(s->allow_hosts[2], "10.0.0.5:8080");
+	assert_int_equal(s->memory_bytes, 256u << 20);
+	assert_true(s->cpus > 0.49 && s->cpus < 0.51);
+	assert_int_equal(s->pids, 64);
+	assert_true(s->unsandboxed);
+	assert_false(s->disable_network);
+	catalog_release(&c);
+
+	/* Each wrong value: a clear error at file:line. */
+	static const struct { const char *yaml; const char *msg; } bad[] = {
+		{ "    volumes: [data:/data]\n", "must be host:inside[:ro|rw]" },
+		{ "    volumes: ['/a:relative']\n", "must be host:inside[:ro|rw]" },
+		{ "    allowHosts: [api.github.com]\n", "needs a port" },
+		{ "    memory: lots\n", "'memory' must be a size" },
+		{ "    memory: 1m\n", "at least 16m" },
+		{ "    cpus: none\n", "'cpus' must be a number" },
+		{ "    pids: 2\n", "'pids' must be a number" },
+		{ "    sandbox: maybe\n", "'sandbox' must be true or false" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char yaml[512];
+
+		snprintf(yaml, sizeof(yaml), "registry:\n  gh:\n    command: [p]\n%s", bad[i].yaml);
+		catalog_init(&c);
+		assert_int_equal(load(&c, yaml, &err), -EINVAL);
+		assert_contains(err.msg, bad[i].msg);
+		assert_contains(err.msg, "catalog.yaml:4:");
+		catalog_release(&c);
+	}
 }
 
 static void test_template_warning(void **state)
@@ -1014,6 +1070,7 @@ int main(void)
 		cmocka_unit_test(test_empty_registry),
 		cmocka_unit_test(test_unknown_and_unsupported_keys_warn),
 		cmocka_unit_test(test_template_warning),
+		cmocka_unit_test(test_sandbox_fields),
 		cmocka_unit_test(test_aliases_rejected),
 		cmocka_unit_test(test_aliases_without_anchor_rejected),
 		cmocka_unit_test(test_tags),
