@@ -86,8 +86,9 @@ build/fuzz/%: tests/fuzz/%.c $(SRC_LIB)
 	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
 	  -o $@ $< $(SRC_LIB) $(LIBS)
 
+# Servers run in sandboxes, which need root (id ranges, cgroups).
 run: deps build/mcpguard
-	./build/mcpguard gateway run $(ARGS)
+	$(if $(filter 0,$(shell id -u)),,sudo) ./build/mcpguard gateway run $(ARGS)
 
 unit: build/test/mcpguard $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
