@@ -46,7 +46,7 @@ static void on_closed(struct rt_child *c)
 
 static int spawn(struct run *r, char *const *argv, struct mg_err *err)
 {
-	struct rt_spawn sp = { argv, env, NULL };
+	struct rt_spawn sp = { argv, env, NULL, NULL };
 	int rc;
 
 	memset(r, 0, sizeof(*r));
