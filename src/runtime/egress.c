@@ -90,30 +90,35 @@ static const char *method_of(const struct eg_conn *c)
 	return c->req.method[0] ? c->req.method : "-";
 }
 
-static void decide(struct eg_conn *c, bool allowed, int status, const char *address,
-		   const char *reason)
+/* One log line and one callback per decision.  note: the range of an
+ * internal address that is allowed because the allowlist names it. */
+static void report(struct eg_proxy *p, const struct eg_decision *d, const char *note)
 {
-	struct eg_proxy *p = c->p;
-	struct eg_decision d = { p->label, method_of(c), c->target[0] ? c->target : "-", allowed,
-				 status, address, reason };
-
-	if (allowed) {
+	if (d->allowed) {
 		p->stats.allowed++;
-		mg_info("egress [%s]: allowed %s %s via %s%s%s%s", p->label, d.method, d.target,
-			address, c->internal_note ? " (" : "",
-			c->internal_note ? c->internal_note : "",
-			c->internal_note ? ", listed explicitly)" : "");
+		mg_info("egress [%s]: allowed %s %s via %s%s%s%s", p->label, d->method, d->target,
+			d->address, note ? " (" : "", note ? note : "", note ? ", listed explicitly)" : "");
 	} else {
-		if (status == 502 || status == 504)
+		bool failed = d->status == 502 || d->status == 504;
+
+		if (failed)
 			p->stats.failed++;
 		else
 			p->stats.denied++;
-		mg_warn("egress [%s]: %s %s %s: %s (%d)", p->label,
-			status == 502 || status == 504 ? "failed" : "refused", d.method, d.target,
-			reason, status);
+		mg_warn("egress [%s]: %s %s %s: %s (%d)", p->label, failed ? "failed" : "refused",
+			d->method, d->target, d->reason, d->status);
 	}
 	if (p->on_decision)
-		p->on_decision(p->ctx, &d);
+		p->on_decision(p->ctx, d);
+}
+
+static void decide(struct eg_conn *c, bool allowed, int status, const char *address,
+		   const char *reason)
+{
+	struct eg_decision d = { c->p->label, method_of(c), c->target[0] ? c->target : "-",
+				 allowed, status, address, reason };
+
+	report(c->p, &d, allowed ? c->internal_note : NULL);
 }
 
 static void format_addr(const struct sockaddr *sa, char *out, size_t size)
@@ -268,6 +273,8 @@ static void on_answer_shut(uv_shutdown_t *req, int status)
 static void answer(struct eg_conn *c, int status, const char *reason)
 {
 	struct mg_buf out;
+	char *text;
+	size_t len;
 
 	decide(c, false, status, NULL, reason);
 	c->st = ST_ANSWER;
@@ -276,8 +283,13 @@ static void answer(struct eg_conn *c, int status, const char *reason)
 	if (c->upstream_open && !uv_is_closing((uv_handle_t *)&c->side[1]))
 		uv_close((uv_handle_t *)&c->side[1], on_upstream_closed);
 	mg_buf_init(&out, 1024);
-	if (eg_answer(status, reason, &out) || conn_send(c, 0, mg_buf_detach(&out, NULL), out.len)) {
+	if (eg_answer(status, reason, &out)) {
 		mg_buf_release(&out);
+		conn_close(c);
+		return;
+	}
+	text = mg_buf_detach(&out, &len);
+	if (conn_send(c, 0, text, len)) {
 		conn_close(c);
 		return;
 	}
@@ -626,6 +638,8 @@ static void start_relay(struct eg_conn *c)
 	struct sockaddr_storage *sa = &c->addrs[c->next_addr - 1];
 	size_t rest = c->head_len - c->req.head_len;
 	struct mg_buf out;
+	char *text;
+	size_t len;
 	int rc;
 
 	format_addr((struct sockaddr *)sa, addr, sizeof(addr));
@@ -639,8 +653,10 @@ static void start_relay(struct eg_conn *c)
 			       sizeof(established) - 1);
 	} else {
 		rc = eg_rewrite_request(c->head, &c->req, &out);
-		if (!rc)
-			rc = conn_send(c, 1, mg_buf_detach(&out, NULL), out.len);
+		if (!rc) {
+			text = mg_buf_detach(&out, &len);
+			rc = conn_send(c, 1, text, len);
+		}
 	}
 	mg_buf_release(&out);
 	if (!rc && rest)
@@ -671,13 +687,15 @@ static void on_turned_away_closed(uv_handle_t *h)
 static void turn_away(struct eg_proxy *p)
 {
 	uv_tcp_t *t = MG_NEW(uv_tcp_t);
+	char why[64];
+	struct eg_decision d = { p->label, "-", "-", false, 503, NULL, why };
 
 	uv_tcp_init(p->loop, t);
 	t->data = p;
 	uv_accept((uv_stream_t *)&p->listener, (uv_stream_t *)t);
 	p->n_turned_away++;
-	p->stats.denied++;
-	mg_warn("egress [%s]: refused a connection: %u already open", p->label, p->n_conns);
+	snprintf(why, sizeof(why), "too many connections (%u open): closed unanswered", p->n_conns);
+	report(p, &d, NULL);
 	uv_close((uv_handle_t *)t, on_turned_away_closed);
 }
 

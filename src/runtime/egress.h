@@ -35,7 +35,8 @@ struct eg_decision {
 	const char *method;             /* "-" when no request line was read */
 	const char *target;             /* "host:port", or "-" */
 	bool allowed;
-	int status;                     /* 200 when allowed, else the answer sent */
+	int status;                     /* 200 when allowed, else the answer sent
+					 * (503: over the cap, closed unanswered) */
 	const char *address;            /* "addr:port" connected to, or NULL */
 	const char *reason;             /* why refused or failed, or NULL */
 };
