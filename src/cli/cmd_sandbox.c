@@ -1,5 +1,7 @@
 /* mcpguard sandbox run: one command in the sandbox, the safe way to run
- * agent-written code.  The exit status passes through. */
+ * agent-written code.  The exit status passes through.  With --allow-host,
+ * the egress proxy (runtime/egress.h) serves the sandbox's 127.0.0.1:3128
+ * on the loop that waits for the sandbox. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
