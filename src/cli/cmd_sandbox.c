@@ -1,25 +1,32 @@
 /* mcpguard sandbox run: one command in the sandbox, the safe way to run
- * agent-written code.  The exit status passes through. */
+ * agent-written code.  The exit status passes through.  With --allow-host,
+ * the egress proxy (runtime/egress.h) serves the sandbox's 127.0.0.1:3128
+ * on the loop that waits for the sandbox. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "cli/cli.h"
+#include "runtime/egress.h"
 #include "runtime/sandbox.h"
 #include "runtime/seccomp.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+
+/* Where the payload finds the egress proxy: its own loopback. */
+#define EGRESS_PORT 3128
+#define EGRESS_URL "http://127.0.0.1:3128"
 
 static const char sandbox_usage[] =
 	"Usage: mcpguard sandbox run [options] -- COMMAND [ARGS...]\n"
@@ -33,7 +40,14 @@ static const char sandbox_usage[] =
 	"\n"
 	"Options:\n"
 	"  --network none         No network but loopback (the default).\n"
-	"  --allow-host HOST:PORT Egress through the filtering proxy (not available yet).\n"
+	"  --allow-host HOST:PORT Allow egress to HOST:PORT through mcpguard's filtering\n"
+	"                         proxy (repeatable; '*.example.com:443' for subdomains,\n"
+	"                         '[::1]:8080' for IPv6).  The proxy listens on the\n"
+	"                         sandbox's 127.0.0.1:3128 and the command gets\n"
+	"                         HTTP_PROXY/HTTPS_PROXY (and lower case) pointing\n"
+	"                         there; NO_PROXY is left unset.  Names are resolved\n"
+	"                         by mcpguard; internal addresses are refused unless\n"
+	"                         written as an address here; cloud metadata always.\n"
 	"  --memory SIZE          Memory and swap together (default 512m; 0: no limit).\n"
 	"  --cpus N               CPU time, in CPUs (default 1; 0: no limit).\n"
 	"  --pids N               Processes and threads (default 256; 0: no limit).\n"
@@ -45,14 +59,14 @@ static const char sandbox_usage[] =
 	"  --env NAME=VALUE       Set a variable for the command (repeatable); it gets\n"
 	"                         PATH, HOME=/workspace, TMPDIR=/tmp, LANG otherwise.\n"
 	"  --json                 Report on stderr, as one JSON line: exit status,\n"
-	"                         duration, limits hit, peak memory.\n"
+	"                         duration, limits hit, peak memory, egress counts.\n"
 	"  -h, --help             This help.\n";
 
 struct sb_opts {
 	struct sbx_config cfg;
-	char **ro, **rw, **env;
+	char **ro, **rw, **env, **allow;
 	uint64_t timeout_ms;
-	bool json;
+	bool json, network_none;
 };
 
 static int flag_value(int argc, char **argv, int *i, const char **v)
@@ -86,11 +100,9 @@ static int parse(int argc, char **argv, struct sb_opts *o, int *cmd)
 		if (flag_value(argc, argv, &i, &v))
 			return -EINVAL;
 		if (strcmp(a, "--network") == 0 && strcmp(v, "none") == 0) {
-			continue;
+			o->network_none = true;
 		} else if (strcmp(a, "--allow-host") == 0) {
-			fprintf(stderr, "mcpguard: --allow-host needs the egress proxy, which is not "
-				"built yet; the sandbox has no network\n");
-			return -ENOTSUP;
+			o->allow = mg_strv_push(o->allow, v);
 		} else if (strcmp(a, "--memory") == 0 && !mg_parse_size(v, &u)) {
 			o->cfg.memory_bytes = u;
 		} else if (strcmp(a, "--pids") == 0 && !mg_parse_u64(v, &u) && u < 1000000) {
@@ -138,6 +150,12 @@ static void default_env(struct sb_opts *o)
 {
 	static const char *const dflt[] = { "PATH=/usr/local/bin:/usr/bin:/bin",
 					    "HOME=/workspace", "TMPDIR=/tmp", "LANG=C.UTF-8" };
+	/* With egress, HTTP clients find the proxy by these.  NO_PROXY stays
+	 * unset: the sandbox's own loopback is then reached through the proxy
+	 * too (and refused), which keeps "127.0.0.1:PORT" in --allow-host
+	 * meaning the host's port; --env NO_PROXY=... changes that. */
+	static const char *const proxy[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+					     "https_proxy" };
 
 	if (!o->env)
 		o->env = mg_calloc(1, sizeof(char *));
@@ -148,37 +166,98 @@ static void default_env(struct sb_opts *o)
 		if (!env_has(o->env, name))
 			o->env = mg_strv_push(o->env, dflt[i]);
 	}
+	for (size_t i = 0; o->allow && i < MG_ARRAY_LEN(proxy); i++) {
+		char var[64];
+
+		snprintf(var, sizeof(var), "%s=" EGRESS_URL, proxy[i]);
+		if (!env_has(o->env, proxy[i]))
+			o->env = mg_strv_push(o->env, var);
+	}
 }
 
-/* Wait for the sandbox, killing it at the deadline.  Returns the status
- * to exit with. */
-static int wait_for(struct sbx_child *ch, uint64_t timeout_ms, bool *timed_out)
+/* Waiting for the sandbox on a libuv loop, which also runs the egress
+ * proxy: the pidfd turns readable when init exits; the timer kills it at
+ * the deadline. */
+struct waiter {
+	struct sbx_child *ch;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	struct eg_proxy *proxy;
+	struct eg_stats egress;
+	int status;
+	bool timed_out, broken;
+};
+
+static void on_deadline(uv_timer_t *t)
 {
-	uint64_t deadline = timeout_ms ? mg_now_ms() + timeout_ms : 0;
-	struct pollfd pf = { ch->pidfd, POLLIN, 0 };
+	struct waiter *w = t->data;
+
+	/* Killing PID 1 takes the whole namespace with it. */
+	syscall(SYS_pidfd_send_signal, w->ch->pidfd, SIGKILL, NULL, 0);
+	w->timed_out = true;
+}
+
+static void on_sandbox_exit(uv_poll_t *p, int status, int events)
+{
+	struct waiter *w = p->data;
 	siginfo_t si;
 
-	for (;;) {
-		int wait = deadline ? (int)(deadline > mg_now_ms() ? deadline - mg_now_ms() : 0) : -1;
-		int n = poll(&pf, 1, wait);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 && !*timed_out) {
-			/* Killing PID 1 takes the whole namespace with it. */
-			syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL, 0);
-			*timed_out = true;
-			deadline = 0;
-			continue;
-		}
-		break;
-	}
 	memset(&si, 0, sizeof(si));
-	if (waitid((idtype_t)P_PIDFD, (id_t)ch->pidfd, &si, WEXITED) < 0)
-		return 125;
-	if (*timed_out)
-		return 124;
-	return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	if (waitid((idtype_t)P_PIDFD, (id_t)w->ch->pidfd, &si, WEXITED | WNOHANG) < 0)
+		w->status = 125;
+	else if (si.si_pid == 0)
+		return;         /* not yet */
+	else if (w->broken)
+		w->status = 125;
+	else if (w->timed_out)
+		w->status = 124;
+	else
+		w->status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	uv_close((uv_handle_t *)&w->poll, NULL);
+	uv_close((uv_handle_t *)&w->timer, NULL);
+	/* The payload is gone: so are its connections. */
+	if (w->proxy) {
+		eg_proxy_stats(w->proxy, &w->egress);
+		eg_proxy_close(w->proxy, NULL, NULL);
+		w->proxy = NULL;
+	}
+}
+
+/* Run the egress proxy (with --allow-host) until the sandbox exits.
+ * Returns the status to exit with. */
+static int run_sandbox(struct sbx_child *ch, const struct sb_opts *o,
+		       const struct eg_policy *pol, struct eg_stats *egress, bool *timed_out)
+{
+	const char *slash = strrchr(o->cfg.argv[0], '/');
+	struct eg_proxy_config pcfg = { pol, slash ? slash + 1 : o->cfg.argv[0], { 0 }, NULL, NULL };
+	struct waiter w = { .ch = ch, .status = 125 };
+	struct mg_err err;
+	uv_loop_t loop;
+	int fd;
+
+	uv_loop_init(&loop);
+	uv_poll_init(&loop, &w.poll, ch->pidfd);
+	uv_timer_init(&loop, &w.timer);
+	w.poll.data = w.timer.data = &w;
+	if (o->cfg.egress_port) {
+		fd = ch->egress_fd;
+		ch->egress_fd = -1;     /* the proxy owns it now */
+		if (fd < 0 || eg_proxy_open(&loop, fd, &pcfg, &w.proxy, &err)) {
+			fprintf(stderr, "mcpguard: %s\n", fd < 0 ? "the sandbox handed over no egress "
+				"listener" : err.msg);
+			syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL, 0);
+			w.broken = true;
+		}
+	}
+	uv_poll_start(&w.poll, UV_READABLE, on_sandbox_exit);
+	if (o->timeout_ms)
+		uv_timer_start(&w.timer, on_deadline, o->timeout_ms, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop))
+		mg_warn("sandbox: handles left on the loop");
+	*egress = w.egress;
+	*timed_out = w.timed_out;
+	return w.status;
 }
 
 int cli_sandbox(int argc, char **argv)
@@ -187,6 +266,8 @@ int cli_sandbox(int argc, char **argv)
 	struct sbx_filter filter;
 	struct sbx_child ch;
 	struct sbx_usage use;
+	struct eg_policy pol = { 0 };
+	struct eg_stats egress = { 0 };
 	struct mg_err err;
 	uint64_t t0;
 	bool timed_out = false;
@@ -209,6 +290,19 @@ int cli_sandbox(int argc, char **argv)
 		status = rc > 0 ? CLI_OK : CLI_USAGE;
 		goto out;
 	}
+	if (o.allow && o.network_none) {
+		fprintf(stderr, "mcpguard: --network none and --allow-host conflict: --allow-host "
+			"opens egress through the proxy, --network none forbids all\n");
+		status = CLI_USAGE;
+		goto out;
+	}
+	if (eg_policy_parse(&pol, o.allow, &err)) {
+		fprintf(stderr, "mcpguard: %s\n", err.msg);
+		status = CLI_USAGE;
+		goto out;
+	}
+	if (o.allow)
+		o.cfg.egress_port = EGRESS_PORT;
 	default_env(&o);
 	o.cfg.argv = argv + 2 + cmd;
 	o.cfg.envp = o.env;
@@ -229,18 +323,27 @@ int cli_sandbox(int argc, char **argv)
 		sbx_filter_release(&filter);
 		goto out;
 	}
-	status = wait_for(&ch, o.timeout_ms, &timed_out);
+	status = run_sandbox(&ch, &o, &pol, &egress, &timed_out);
 	sbx_release(&ch, &use);
 	sbx_filter_release(&filter);
-	if (o.json)
+	if (o.json) {
+		char eg[128] = "";
+
+		if (o.allow)
+			snprintf(eg, sizeof(eg), ",\"egress\":{\"allowed\":%llu,\"denied\":%llu,"
+				 "\"failed\":%llu}", (unsigned long long)egress.allowed,
+				 (unsigned long long)egress.denied, (unsigned long long)egress.failed);
 		fprintf(stderr, "{\"exit_status\":%d,\"timed_out\":%s,\"oom_killed\":%s,"
-			"\"pids_limit_hit\":%s,\"memory_peak_bytes\":%llu,\"duration_ms\":%.1f}\n",
+			"\"pids_limit_hit\":%s,\"memory_peak_bytes\":%llu,\"duration_ms\":%.1f%s}\n",
 			status, timed_out ? "true" : "false", use.oom_killed ? "true" : "false",
 			use.pids_hit ? "true" : "false", (unsigned long long)use.memory_peak,
-			(double)(mg_now_us() - t0) / 1000.0);
+			(double)(mg_now_us() - t0) / 1000.0, eg);
+	}
 out:
+	eg_policy_release(&pol);
 	mg_strv_free(o.ro);
 	mg_strv_free(o.rw);
 	mg_strv_free(o.env);
+	mg_strv_free(o.allow);
 	return status;
 }

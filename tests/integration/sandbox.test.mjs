@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -125,5 +126,112 @@ describe('sandbox escape battery', () => {
     assert.equal(r.status, 124);
     assert.equal(r.report.timed_out, true);
     assert.ok(Date.now() - t0 < 5000);
+  });
+});
+
+// Egress through mcpguard's proxy, with curl inside the sandbox.  Every
+// request targets this test's own loopback listeners (a refused one never
+// leaves the proxy), and each decision must show in mcpguard's log.
+describe('sandbox egress through the filtering proxy', () => {
+  const curlBin = '/usr/bin/curl';
+  const skip = !fs.existsSync(curlBin) && 'curl is not installed (scripts/install-deps.sh test)';
+  let server, port, other, otherPort;
+  let otherHits = 0;
+  const hits = [];
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      hits.push({ url: req.url, headers: req.headers });
+      res.end('hello from the host\n');
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    port = server.address().port;
+    // Not in any allowlist: nothing may ever reach it.
+    other = net.createServer((s) => { otherHits++; s.destroy(); });
+    await new Promise((r) => other.listen(0, '127.0.0.1', r));
+    otherPort = other.address().port;
+  });
+
+  after(() => { server?.close(); other?.close(); });
+
+  // curl prints the body, then the status code on a line of its own.  Run
+  // asynchronously: the servers above live in this process.
+  async function curl(args, curlArgs) {
+    const p = spawn(gatewayBin, ['sandbox', 'run', '--json', ...args, '--', curlBin, '-sS',
+      '--max-time', '10', '-w', '\n%{http_code}\n', ...curlArgs],
+    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
+    const r = { stdout: '', stderr: '' };
+    p.stdout.on('data', (d) => { r.stdout += d; });
+    p.stderr.on('data', (d) => { r.stderr += d; });
+    r.status = await new Promise((resolve) => p.on('close', resolve));
+    assert.doesNotMatch(r.stderr, /Sanitizer/, r.stderr);
+    const report = r.stderr.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    const lines = r.stdout.trimEnd().split('\n');
+    return { status: r.status, code: lines.pop(), body: lines.join('\n').trimEnd(), err: r.stderr,
+      report: report ? JSON.parse(report) : null };
+  }
+
+  it('reaches an allowed address with a plain request and through a CONNECT tunnel', { skip }, async () => {
+    const allow = ['--allow-host', `127.0.0.1:${port}`];
+    let r = await curl(allow, [`http://127.0.0.1:${port}/plain`]);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.code, '200');
+    assert.equal(r.body, 'hello from the host');
+    const plain = hits.find((h) => h.url === '/plain');
+    assert.ok(plain, 'the request arrived in origin form');
+    assert.equal(plain.headers.connection, 'close');
+    assert.equal(plain.headers['proxy-connection'], undefined);
+    assert.match(r.err, new RegExp(`egress \\[curl\\]: allowed GET 127\\.0\\.0\\.1:${port} ` +
+      `via 127\\.0\\.0\\.1:${port}`));
+    assert.deepEqual(r.report.egress, { allowed: 1, denied: 0, failed: 0 });
+
+    r = await curl(allow, ['--proxytunnel', `http://127.0.0.1:${port}/tunnel`]);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.body, 'hello from the host');
+    assert.ok(hits.some((h) => h.url === '/tunnel'));
+    assert.match(r.err, new RegExp(`allowed CONNECT 127\\.0\\.0\\.1:${port} via`));
+  });
+
+  it('refuses a name that resolves to loopback, even when listed', { skip }, async () => {
+    const before = hits.length;
+    let r = await curl(['--allow-host', `localhost:${port}`], [`http://localhost:${port}/`]);
+    assert.equal(r.code, '403');
+    assert.match(r.body, /localhost resolves to 127\.0\.0\.1, loopback/);
+    assert.match(r.err, new RegExp(`warning: egress \\[curl\\]: refused GET localhost:${port}: ` +
+      'localhost resolves to 127\\.0\\.0\\.1, loopback \\(403\\)'));
+    assert.deepEqual(r.report.egress, { allowed: 0, denied: 1, failed: 0 });
+    r = await curl(['--allow-host', `localhost:${port}`], ['--proxytunnel', `http://localhost:${port}/`]);
+    assert.equal(r.status, 56, 'curl: the CONNECT was refused');
+    assert.match(r.err, /refused CONNECT localhost/);
+    assert.equal(hits.length, before);
+  });
+
+  it('refuses a port that is not listed', { skip }, async () => {
+    const r = await curl(['--allow-host', `127.0.0.1:${port}`], [`http://127.0.0.1:${otherPort}/`]);
+    assert.equal(r.code, '403');
+    assert.match(r.body, new RegExp(`127\\.0\\.0\\.1:${otherPort} is not in the allowlist`));
+    assert.match(r.err, new RegExp(`refused GET 127\\.0\\.0\\.1:${otherPort}`));
+    assert.equal(otherHits, 0);
+  });
+
+  it('cannot reach the host without the proxy: its loopback is its own', { skip }, async () => {
+    const before = hits.length;
+    let r = await curl(['--allow-host', `127.0.0.1:${port}`], ['--noproxy', '*', `http://127.0.0.1:${port}/`]);
+    assert.equal(r.status, 7, `curl could not connect: ${r.err}`);
+    assert.doesNotMatch(r.err, /egress \[/);
+    r = await curl([], [`http://127.0.0.1:${port}/`]);
+    assert.equal(r.status, 7, 'no proxy at all without --allow-host');
+    assert.equal(r.report.egress, undefined);
+    assert.equal(hits.length, before);
+  });
+
+  it('--allow-host conflicts with --network none, and is checked', () => {
+    let r = spawnSync(gatewayBin, ['sandbox', 'run', '--network', 'none', '--allow-host',
+      `127.0.0.1:${port}`, '--', 'true'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--network none and --allow-host conflict/);
+    r = spawnSync(gatewayBin, ['sandbox', 'run', '--allow-host', '*:443', '--', 'true'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /'\*' alone would allow every host/);
   });
 });
