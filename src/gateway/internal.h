@@ -76,6 +76,7 @@ struct gw_upstream {
 	char label[96];                 /* "memory#3" for logs */
 	struct rt_child child;          /* local servers */
 	struct tp_stream in, out, err;
+	struct eg_proxy *egress;        /* its sandbox's way out (allowHosts) */
 	struct tp_httpc *http;          /* remote servers */
 	struct tp_httpc *http_modern;   /* remote: stateless 2026-07-28 requests */
 	int open_handles;               /* freed when it reaches 0 */
@@ -249,6 +250,10 @@ void gw_sandbox_release(struct gw_server *srv);
  * allowed sandbox: false. */
 int gw_sandbox_spawn(struct gw_upstream *up, char **env, rt_exit_cb on_exit,
 		     struct mg_err *err);
+/* Once the instance counts its handles: its egress proxy, if any (one more
+ * handle); detach closes it. */
+int gw_sandbox_attach(struct gw_upstream *up, struct mg_err *err);
+void gw_sandbox_detach(struct gw_upstream *up);
 
 /* gateway.c */
 void gw_maybe_finish_shutdown(struct gateway *gw);
@@ -283,6 +288,8 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 struct gw_upstream *gw_instance_for(struct gw_session *s, struct gw_server *srv,
 				    struct mg_err *err);
 void gw_upstream_stop(struct gw_upstream *up, const char *why);
+/* One of the instance's handles was released; the last frees it. */
+void gw_upstream_handle_closed(struct gw_upstream *up);
 /* A 2026-07-28 client's request to a remote server: stateless when the
  * server speaks that era (learned on first use), else over the legacy
  * session with the version claim rewritten.  Takes line. */

@@ -24,8 +24,12 @@
 #include "base/mem.h"
 #include "base/str.h"
 #include "gateway/internal.h"
+#include "audit/audit.h"
 #include "runtime/binds.h"
+#include "runtime/egress.h"
 #include "runtime/npm.h"
+
+#define EGRESS_PORT 3128        /* the proxy inside: http://127.0.0.1:3128 */
 
 struct gw_sandbox {
 	char **argv;                    /* the command to run inside */
@@ -33,6 +37,8 @@ struct gw_sandbox {
 	char *workspace;                /* host folder bound at /workspace */
 	char *path_env;                 /* PATH inside */
 	struct sbx_config cfg;          /* binds, limits, filter; the rest per start */
+	bool egress;                    /* allowHosts: egress through the proxy */
+	struct eg_policy policy;
 };
 
 /* Programs are looked up in the gateway's own PATH. */
@@ -95,6 +101,28 @@ static int add_volumes(struct gw_server *srv, struct rt_binds *binds, struct mg_
 	return 0;
 }
 
+/* allowHosts: one listener in the sandbox, served by a proxy per instance. */
+static int setup_egress(struct gw_server *srv, struct gw_sandbox *sb, struct mg_err *err)
+{
+	char **hosts = srv->def->allow_hosts;
+	int rc;
+
+	if (!hosts || !hosts[0])
+		return 0;
+	if (srv->def->disable_network) {
+		mg_warn("server '%s': disableNetwork wins over allowHosts: no network",
+			srv->def->name);
+		return 0;
+	}
+	if ((rc = eg_policy_parse(&sb->policy, hosts, err)))
+		return rc;
+	sb->egress = true;
+	sb->cfg.egress_port = EGRESS_PORT;
+	mg_info("server '%s' may reach %zu host pattern%s through the egress proxy",
+		srv->def->name, mg_strv_len(hosts), mg_strv_len(hosts) == 1 ? "" : "s");
+	return 0;
+}
+
 static int prepare(struct gw_server *srv, struct gw_sandbox *sb, struct mg_err *err)
 {
 	const struct gw_config *cfg = &srv->gw->cfg;
@@ -145,11 +173,14 @@ static int prepare(struct gw_server *srv, struct gw_sandbox *sb, struct mg_err *
 	mg_buf_addf(&b, "%.*s:/usr/local/bin:/usr/bin:/bin", (int)(strrchr(argv0, '/') - argv0),
 		    argv0);
 	sb->path_env = mg_buf_detach(&b, NULL);
+	if ((rc = setup_egress(srv, sb, err)))
+		goto out;
 	mg_info("server '%s' runs sandboxed: %s; workspace %s; %zu read-only and %zu writable "
-		"binds; memory %llu MiB, cpus %.2g, pids %u; network: none", srv->def->name,
+		"binds; memory %llu MiB, cpus %.2g, pids %u; network: %s", srv->def->name,
 		sb->argv[0], sb->workspace ? sb->workspace : "(temporary)", mg_strv_len(sb->ro),
 		mg_strv_len(sb->rw), (unsigned long long)(sb->cfg.memory_bytes >> 20),
-		sb->cfg.cpus, sb->cfg.pids_max);
+		sb->cfg.cpus, sb->cfg.pids_max, sb->egress ? "only through the egress proxy"
+		: "none");
 	for (size_t i = 0; i < binds.n; i++)
 		mg_debug("server '%s': bind %s at %s (%s)", srv->def->name, binds.v[i].host,
 			 binds.v[i].inside, binds.v[i].rw ? "rw" : "ro");
@@ -195,6 +226,8 @@ void gw_sandbox_release(struct gw_server *srv)
 	free(mg_steal(&srv->sandbox_error));
 	if (!sb)
 		return;
+	if (sb->egress)
+		eg_policy_release(&sb->policy);
 	mg_strv_free(sb->argv);
 	mg_strv_free(sb->ro);
 	mg_strv_free(sb->rw);
@@ -210,6 +243,8 @@ static char **sandbox_env(const struct gw_sandbox *sb, char **env)
 {
 	static const char *const own[] = { "HOME=/workspace", "TMPDIR=/tmp", "USER=sandbox",
 					   "LOGNAME=sandbox" };
+	static const char *const proxy[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+					     "https_proxy" };
 	char **out = mg_calloc(1, sizeof(char *));
 	struct mg_buf b;
 
@@ -226,8 +261,65 @@ static char **sandbox_env(const struct gw_sandbox *sb, char **env)
 	mg_buf_init(&b, 70000);
 	mg_buf_addf(&b, "PATH=%s", sb->path_env);
 	out = mg_strv_push(out, b.data);
+	/* Programs that honour the usual variables find the proxy; the
+	 * others find no way out at all. */
+	for (size_t k = 0; sb->egress && k < MG_ARRAY_LEN(proxy); k++) {
+		mg_buf_reset(&b);
+		mg_buf_addf(&b, "%s=http://127.0.0.1:%d", proxy[k], EGRESS_PORT);
+		out = mg_strv_push(out, b.data);
+	}
 	mg_buf_release(&b);
 	return out;
+}
+
+/* Each egress decision is a line of the audit log too. */
+static void egress_decided(void *ctx, const struct eg_decision *d)
+{
+	struct gw_upstream *up = ctx;
+	char method[48];
+	struct aud_record r = { 0 };
+
+	snprintf(method, sizeof(method), "egress %s", d->method);
+	r.session = up->owner ? up->owner->id : NULL;
+	r.server = up->srv->def->name;
+	r.method = method;
+	r.name = d->target;
+	r.upstream_id = -1;
+	r.outcome = d->allowed ? "ok" : d->status == 502 || d->status == 504 ? "error" : "refused";
+	r.error_code = d->allowed ? 0 : d->status;
+	r.error = d->reason;
+	aud_write(up->gw->cfg.audit, &r);
+}
+
+static void egress_closed(void *ctx)
+{
+	gw_upstream_handle_closed(ctx);
+}
+
+int gw_sandbox_attach(struct gw_upstream *up, struct mg_err *err)
+{
+	struct gw_sandbox *sb = up->srv->sandbox;
+	struct eg_proxy_config cfg = { 0 };
+	int fd, rc;
+
+	if (!sb || !sb->egress || !up->child.sbx)
+		return 0;
+	fd = up->child.sbx->egress_fd;
+	up->child.sbx->egress_fd = -1;
+	cfg.policy = &sb->policy;
+	cfg.label = up->label;
+	cfg.on_decision = egress_decided;
+	cfg.ctx = up;
+	rc = eg_proxy_open(up->gw->loop, fd, &cfg, &up->egress, err);
+	if (!rc)
+		up->open_handles++;
+	return rc;
+}
+
+void gw_sandbox_detach(struct gw_upstream *up)
+{
+	if (up->egress)
+		eg_proxy_close(mg_steal(&up->egress), egress_closed, up);
 }
 
 int gw_sandbox_spawn(struct gw_upstream *up, char **env, rt_exit_cb on_exit, struct mg_err *err)

@@ -45,7 +45,7 @@ json_t *gw_relay_caps(const json_t *client_caps)
 	return caps;
 }
 
-static void handle_closed(struct gw_upstream *up)
+void gw_upstream_handle_closed(struct gw_upstream *up)
 {
 	if (--up->open_handles == 0) {
 		struct gateway *gw = up->gw;
@@ -66,17 +66,17 @@ static void handle_closed(struct gw_upstream *up)
 
 static void stream_closed(struct tp_stream *s)
 {
-	handle_closed(s->owner);
+	gw_upstream_handle_closed(s->owner);
 }
 
 static void child_closed(struct rt_child *c)
 {
-	handle_closed(c->data);
+	gw_upstream_handle_closed(c->data);
 }
 
 static void remote_closed(void *ctx)
 {
-	handle_closed(ctx);
+	gw_upstream_handle_closed(ctx);
 }
 
 /* ---- stdout: JSON-RPC from the server ---- */
@@ -294,6 +294,7 @@ static void up_finalize(struct gw_upstream *up)
 	tp_stream_close(&up->in);
 	tp_stream_close(&up->out);
 	tp_stream_close(&up->err);
+	gw_sandbox_detach(up);
 	rt_child_close(&up->child, child_closed);
 }
 
@@ -771,7 +772,7 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 	up->spawned_ms = mg_now_ms();
 	if (slot)
 		slot->up = up;
-	if (!up->http && open_streams(up, err)) {
+	if (!up->http && (open_streams(up, err) || gw_sandbox_attach(up, err))) {
 		gw_upstream_stop(up, err->msg);
 		return NULL;
 	}

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  connect, finish, fixtureBin, gatewayBin, killAll, node, officialServer,
+  connect, finish, fixtureBin, gatewayBin, killAll, node, officialServer, readAudit, root,
   serverPids, sleep, tempDir, writeCatalog,
 } from './lib.mjs';
 
@@ -124,6 +125,45 @@ describe('what a server sees of the host', () => {
     const listing = await client.callTool({ name: 'list_directory', arguments: { path: '/data' } });
     assert.match(text(listing), /note\.txt/);
     await finish(null, transport, assert);
+  });
+});
+
+describe('egress (allowHosts)', () => {
+  it('reaches only what allowHosts lists, through the proxy, and audits each decision', async () => {
+    // The test's own listener on the host's loopback: the only target.
+    let hits = 0;
+    const server = http.createServer((req, res) => { hits++; res.end('hello from the host\n'); });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const port = server.address().port;
+    try {
+      const dir = tempDir();
+      const script = path.join(root, 'tests/fixtures/egress_server.mjs');
+      const catalog = writeCatalog(dir, {
+        web: { command: [node, script], allowHosts: [`127.0.0.1:${port}`, `localhost:${port}`] },
+        closed: { command: [node, script] },
+      });
+      const audit = path.join(dir, 'audit.jsonl');
+      const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
+        '--no-cache', '--audit-log', audit]);
+      const call = async (name, url) => text(await client.callTool({ name, arguments: { url } }));
+      assert.equal(await call('web__fetch', `http://127.0.0.1:${port}/`), '200 hello from the host');
+      assert.match(await call('web__fetch', `http://localhost:${port}/`), /^403 .*loopback/,
+        'listed, but a name that resolves to loopback is refused');
+      assert.match(await call('web__fetch', `http://127.0.0.1:${port + 1}/`), /^403 .*not in the allowlist/);
+      assert.match(await call('web__direct', `http://127.0.0.1:${port}/`), /^error ECONNREFUSED/,
+        'no way out but the proxy');
+      assert.match(await call('closed__fetch', `http://127.0.0.1:${port}/`), /^error ECONNREFUSED/,
+        'no allowHosts: no proxy, no network');
+      assert.equal(hits, 1, 'the host listener saw the allowed request only');
+      assert.match(transport.stderr, /server 'web' runs sandboxed: .*network: only through the egress proxy/);
+      assert.match(transport.stderr, /server 'closed' runs sandboxed: .*network: none/);
+      await finish(null, transport, assert);
+      const egress = readAudit(audit).filter((r) => r.method === 'egress GET');
+      assert.deepEqual(egress.map((r) => r.outcome), ['ok', 'refused', 'refused']);
+      assert.ok(egress.every((r) => r.server === 'web'));
+    } finally {
+      server.close();
+    }
   });
 });
 
