@@ -3,8 +3,11 @@
  * Parent (the gateway, root): clone3 into new namespaces, map the child's
  * ids to a host range of its own, put it in its cgroups, then let it go.
  * Child (PID 1 of the new PID namespace, "init"): build a private root,
- * pivot into it, start the payload, reap, exit with the payload's status.
- * Payload: drop every privilege, lock it, install seccomp, exec.
+ * pivot into it, confine itself (bounding set, securebits, rlimits,
+ * seccomp: what everything it starts inherits), start the payload, reap,
+ * exit with the payload's status.
+ * Payload: a session of its own, its stdio and nothing else, uid 1000 with
+ * no capability, no_new_privs, exec.
  *
  * Further processes in a running sandbox (sbx_exec, sandbox_exec.c) are
  * started the same way by the same init: the gateway sends it a request
@@ -543,30 +546,6 @@ static void drop_privileges(void)
 	LCHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ST_NNP);
 }
 
-static void set_limits(struct child_args *a)
-{
-	const struct sbx_config *c = a->c;
-
-	struct rlimit core = { 0, 0 }, files = { 4096, 4096 },
-		      fsize = { 1ull << 30, 1ull << 30 };
-
-	/* No core dumps (they carry memory, secrets included); a cap on open
-	 * files and on the size of one file.  Memory and processes are the
-	 * cgroup's job: RLIMIT_AS would break JITs such as V8. */
-	CHECK(setrlimit(RLIMIT_CORE, &core), ST_RLIMIT);
-	if (setrlimit(RLIMIT_NOFILE, &files) < 0) {
-		getrlimit(RLIMIT_NOFILE, &files);      /* cannot raise: keep the hard limit */
-		files.rlim_cur = files.rlim_max;
-		CHECK(setrlimit(RLIMIT_NOFILE, &files), ST_RLIMIT);
-	}
-	CHECK(setrlimit(RLIMIT_FSIZE, &fsize), ST_RLIMIT);
-	if (c->pids_max) {
-		struct rlimit np = { c->pids_max, c->pids_max };
-
-		CHECK(setrlimit(RLIMIT_NPROC, &np), ST_RLIMIT);
-	}
-}
-
 /* Signals init forwards (a graceful stop from the gateway). */
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
@@ -830,6 +809,29 @@ static void __attribute__((noreturn)) serve(struct child_args *a, int sfd)
 	}
 }
 
+static void set_limits(struct child_args *a)
+{
+	const struct sbx_config *c = a->c;
+	struct rlimit core = { 0, 0 }, files = { 4096, 4096 },
+		      fsize = { 1ull << 30, 1ull << 30 };
+
+	/* No core dumps (they carry memory, secrets included); a cap on open
+	 * files and on the size of one file.  Memory and processes are the
+	 * cgroup's job: RLIMIT_AS would break JITs such as V8. */
+	CHECK(setrlimit(RLIMIT_CORE, &core), ST_RLIMIT);
+	if (setrlimit(RLIMIT_NOFILE, &files) < 0) {
+		getrlimit(RLIMIT_NOFILE, &files);      /* cannot raise: keep the hard limit */
+		files.rlim_cur = files.rlim_max;
+		CHECK(setrlimit(RLIMIT_NOFILE, &files), ST_RLIMIT);
+	}
+	CHECK(setrlimit(RLIMIT_FSIZE, &fsize), ST_RLIMIT);
+	if (c->pids_max) {
+		struct rlimit np = { c->pids_max, c->pids_max };
+
+		CHECK(setrlimit(RLIMIT_NPROC, &np), ST_RLIMIT);
+	}
+}
+
 /* What every process in the sandbox inherits from init, done once here
  * rather than in each launch: a launch then costs a vfork and a dozen
  * syscalls, and init itself, which holds the channel, runs confined.
@@ -841,10 +843,15 @@ static void confine_init(struct child_args *a)
 	int rc;
 
 	/* The bounding set (it needs CAP_SETPCAP, which we still have), so
-	 * that no exec can ever regain a capability. */
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+	 * that no exec can ever regain a capability.  Numbers past the
+	 * kernel's last capability answer EINVAL, and so do all after them. */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno != EINVAL || cap == 0)
 			die(a->report, ST_CAPS);
+		break;
+	}
 	CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), ST_CAPS);
 	/* uid 0 inside must never mean capabilities again (setuid binaries,
 	 * file capabilities), leaving uid 0 must drop them (no KEEP_CAPS),
