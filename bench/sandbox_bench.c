@@ -492,6 +492,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NV; i++) {
 		struct variant *v = &variants[i];
 
+		order[i] = (unsigned)i;
 		v->on = !only || listed(only, v->label);
 		if (v->on && v->tool && access(v->tool, X_OK) < 0) {
 			fprintf(stderr, "sandbox_bench: %s: tool missing, skipped\n", v->label);
@@ -505,7 +506,6 @@ int main(int argc, char **argv)
 			v->broken = true;
 			status = 1;
 		}
-		order[i] = (unsigned)i;
 	}
 	for (unsigned r = 0; r < warmup + rounds; r++) {
 		for (size_t i = NV - 1; i > 0; i--) {
