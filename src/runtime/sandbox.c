@@ -57,8 +57,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,20 +227,29 @@ static int write_in_root(const char *inside, const char *text)
 	return rc;
 }
 
-/* Make the mount at path (and every mount under it) read-only unless rw,
- * and always nosuid and nodev, leaving its other flags alone.  One
- * mount_setattr(2) does what a remount per submount did, and it never
- * has to restate flags the kernel locked when the mount came from a more
- * privileged namespace (a remount that dropped them failed with EPERM). */
-static int lock_down(const char *path, bool rw, bool noexec)
+static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr)
 {
 	struct mount_attr ma;
 
 	memset(&ma, 0, sizeof(ma));
-	ma.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (rw ? 0 : MOUNT_ATTR_RDONLY) |
-		      (noexec ? MOUNT_ATTR_NOEXEC : 0);
-	ma.attr_clr = rw ? MOUNT_ATTR_RDONLY : 0;
-	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &ma, sizeof(ma));
+	ma.attr_set = set;
+	ma.attr_clr = clr;
+	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &ma, sizeof(ma));
+}
+
+/* Make the mount at path and every mount under it nosuid, nodev and,
+ * unless rw, read-only, leaving their other flags alone: mount_setattr(2)
+ * never has to restate the flags the kernel locked when the mounts came
+ * from a more privileged namespace (a remount that dropped them failed
+ * with EPERM), and one call covers the submounts, which a remount of the
+ * top left as they were.  rw makes only the top writable: a read-only
+ * submount stays so. */
+static int lock_down(const char *path, bool rw, bool noexec)
+{
+	if (set_attr(path, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+		     (rw ? 0 : MOUNT_ATTR_RDONLY) | (noexec ? MOUNT_ATTR_NOEXEC : 0), 0) < 0)
+		return -1;
+	return rw ? set_attr(path, 0, 0, MOUNT_ATTR_RDONLY) : 0;
 }
 
 /* Bind host src at inside (creating the mount point), read-only unless rw.

@@ -34,7 +34,8 @@ struct sbx_config {
 	char *const *envp;              /* its whole environment */
 	const char *cwd;                /* inside the sandbox (default /workspace) */
 	const char *workspace;          /* host dir bound at /workspace (rw); NULL: tmpfs */
-	char *const *ro_binds;          /* "host[:inside]" read-only; NULL-terminated */
+	char *const *ro_binds;          /* "host[:inside]" read-only; NULL-terminated;
+					 * each path under 990 bytes */
 	char *const *rw_binds;          /* "host[:inside]" read-write */
 	uint64_t memory_bytes;          /* 0: no limit (memory + swap together) */
 	unsigned pids_max;              /* 0: no limit */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -607,6 +608,43 @@ static void test_exec_many(void **state)
 	assert_int_equal(fds_before, fds_after);
 }
 
+/* The egress listener still comes back with an exec channel, and a
+ * process started later reaches it on the sandbox's loopback. */
+static void test_exec_egress(void **state)
+{
+	char *const py[] = { "python3", "-c",
+			     "import socket;socket.create_connection(('127.0.0.1',3128)).sendall(b'hi')",
+			     NULL };
+	struct sbx_config c;
+	struct sbx_child ch;
+	struct mg_err err;
+	struct run r;
+	char buf[8] = "";
+	int conn;
+
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		print_message("note: no python3, egress not tried\n");
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.envp = g_env;
+	c.filter = &g_filter;
+	c.exec_channel = true;
+	c.egress_port = 3128;
+	if (sbx_spawn(&c, &ch, &err))
+		fail_msg("sbx_spawn: %s", err.msg);
+	assert_true(ch.egress_fd >= 0);
+	run_in(&ch, py, NULL, NULL, &r);
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	conn = accept(ch.egress_fd, NULL, NULL);
+	assert_true(conn >= 0);
+	assert_int_equal(read(conn, buf, sizeof(buf) - 1), 2);
+	assert_string_equal(buf, "hi");
+	close(conn);
+	end(&ch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_exec_concurrent_and_signal),
 		cmocka_unit_test(test_nothing_left),
 		cmocka_unit_test(test_exec_many),
+		cmocka_unit_test(test_exec_egress),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
