@@ -38,7 +38,8 @@ FIXTURE_BIN := $(FIXTURE_SRC:tests/fixtures/%.c=build/fixtures/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test deps test-deps unit fuzz fuzz-smoke integration conformance bench clean check-banned
+.PHONY: all run test deps test-deps unit fuzz fuzz-smoke integration conformance bench bench-sandbox \
+        clean check-banned
 
 all: build/mcpguard
 
@@ -110,8 +111,17 @@ check-banned:
 test: test-deps check-banned unit fuzz-smoke integration conformance
 	@echo "== all tests passed"
 
-bench: build/mcpguard $(FIXTURE_BIN)
+bench: build/mcpguard $(FIXTURE_BIN) build/bench/sandbox_bench
 	@bench/run.sh
+
+# Sandbox creation and exec against bwrap, unshare and nsenter (root only).
+bench-sandbox: build/bench/sandbox_bench
+	@bench/sandbox.sh
+
+build/bench/sandbox_bench: bench/sandbox_bench.c $(REL_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $<"
+	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
 
 clean:
 	rm -rf build

@@ -78,39 +78,40 @@ for k in order:
     p50 = med([r["p50_us"] for r in rows])
     added[k] = p50 - d50 if p50 is not None and d50 is not None else None
 
-show("Single session, tools/call echo (16-byte message), client + path + server pinned to one core")
-show(f"{'path':<16}{'p50 us':>10}{'p90 us':>10}{'p99 us':>10}{'mean us':>10}"
-     f"{'added p50':>11}{'x direct':>10}{'x mcpguard':>12}{'calls/s':>10}{'RSS MiB':>9}")
-both("| path | transport | p50 µs | p90 µs | p99 µs | mean µs | added p50 µs | × direct | × mcpguard | rounds × calls | peak RSS of the middle process |")
-both("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-for k in order:
-    rows = lat[k]
-    p50 = med([r["p50_us"] for r in rows])
-    p90 = med([r["p90_us"] for r in rows])
-    p99 = med([r["p99_us"] for r in rows])
-    mean = med([r["mean_us"] for r in rows])
-    cps = med([r["calls_per_s"] for r in rows])
-    rss = med([r.get("child_peak_rss_kb") for r in rows])
-    xd = p50 / d50 if d50 else None
-    xg = p50 / g50 if g50 else None
-    rss_s = f"{rss / 1024:.1f} MiB" if rss and k != "direct" else "–"
-    show(f"{k:<16}{f(p50):>10}{f(p90):>10}{f(p99):>10}{f(mean):>10}"
-         f"{(f(added[k]) if k != 'direct' else '-'):>11}{f(xd, 2):>10}{f(xg, 2):>12}"
-         f"{f(cps, 0):>10}{(f(rss / 1024) if rss else '-'):>9}")
-    both(f"| {k} | {TRANSPORT.get(k, '')} | {f(p50)} | {f(p90)} | {f(p99)} | {f(mean)} | "
-         f"{f(added[k]) if k != 'direct' else '–'} | {f(xd, 2)} | {f(xg, 2)} | "
-         f"{len(rows)} × {rows[0]['calls']} | {rss_s} |")
-if "mcpguard" in added:
-    a = added["mcpguard"]
-    verdict = "met" if a is not None and a <= 50 else "NOT met"
-    show(f"mcpguard added p50: {f(a)} us (target <= 50 us: {verdict}); "
-         f"with default audit logging: {f(added.get('mcpguard-audit'))} us")
-    both()
-    both(f"mcpguard adds **{f(a)} µs** at p50 over the direct connection "
-         f"(target ≤ 50 µs: {verdict}); with the default audit logging "
-         f"{f(added.get('mcpguard-audit'))} µs. A process that only copies bytes adds "
-         f"{f(added.get('relay'))} µs.")
-show()
+if lat:
+    show("Single session, tools/call echo (16-byte message), client + path + server pinned to one core")
+    show(f"{'path':<16}{'p50 us':>10}{'p90 us':>10}{'p99 us':>10}{'mean us':>10}"
+         f"{'added p50':>11}{'x direct':>10}{'x mcpguard':>12}{'calls/s':>10}{'RSS MiB':>9}")
+    both("| path | transport | p50 µs | p90 µs | p99 µs | mean µs | added p50 µs | × direct | × mcpguard | rounds × calls | peak RSS of the middle process |")
+    both("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k in order:
+        rows = lat[k]
+        p50 = med([r["p50_us"] for r in rows])
+        p90 = med([r["p90_us"] for r in rows])
+        p99 = med([r["p99_us"] for r in rows])
+        mean = med([r["mean_us"] for r in rows])
+        cps = med([r["calls_per_s"] for r in rows])
+        rss = med([r.get("child_peak_rss_kb") for r in rows])
+        xd = p50 / d50 if d50 else None
+        xg = p50 / g50 if g50 else None
+        rss_s = f"{rss / 1024:.1f} MiB" if rss and k != "direct" else "–"
+        show(f"{k:<16}{f(p50):>10}{f(p90):>10}{f(p99):>10}{f(mean):>10}"
+             f"{(f(added[k]) if k != 'direct' else '-'):>11}{f(xd, 2):>10}{f(xg, 2):>12}"
+             f"{f(cps, 0):>10}{(f(rss / 1024) if rss else '-'):>9}")
+        both(f"| {k} | {TRANSPORT.get(k, '')} | {f(p50)} | {f(p90)} | {f(p99)} | {f(mean)} | "
+             f"{f(added[k]) if k != 'direct' else '–'} | {f(xd, 2)} | {f(xg, 2)} | "
+             f"{len(rows)} × {rows[0]['calls']} | {rss_s} |")
+    if "mcpguard" in added:
+        a = added["mcpguard"]
+        verdict = "met" if a is not None and a <= 50 else "NOT met"
+        show(f"mcpguard added p50: {f(a)} us (target <= 50 us: {verdict}); "
+             f"with default audit logging: {f(added.get('mcpguard-audit'))} us")
+        both()
+        both(f"mcpguard adds **{f(a)} µs** at p50 over the direct connection "
+             f"(target ≤ 50 µs: {verdict}); with the default audit logging "
+             f"{f(added.get('mcpguard-audit'))} µs. A process that only copies bytes adds "
+             f"{f(added.get('relay'))} µs.")
+    show()
 
 # ---- a TypeScript SDK server -----------------------------------------------------
 ev = by_label(load("everything.jsonl"))
@@ -207,6 +208,64 @@ if st:
             both(f"| {k} (from its latency runs; includes connecting over HTTP) | {f(i, 2)} | {f(c, 2)} | {len(rows)} |")
     show()
 
+# ---- sandbox (bench/sandbox.sh) ---------------------------------------------------
+SBX = {
+    "host": ("floor", "fork+exec of /bin/true on the host (posix_spawn + waitpid)"),
+    "mcpguard": ("create", "sbx_spawn: 7 namespaces, own uid range, private root, curated /etc, "
+                 "/dev, masked /proc, caps dropped, uid 1000, no_new_privs, rlimits, seccomp; "
+                 "until /bin/true exited"),
+    "mcpguard-cgroups": ("create", "the same plus memory, pids and cpu cgroup limits"),
+    "bwrap": ("create", "bwrap, same namespaces, ro /usr, /proc, /dev, tmpfs /tmp and /workspace, "
+              "--cap-drop ALL, uid 1000, mcpguard's seccomp programs"),
+    "unshare": ("create", "unshare --user --map-root-user --pid --fork --net --ipc --uts --mount "
+                "(namespaces only)"),
+    "mcpguard-exec": ("exec", "sbx_exec into a running sandbox, the payload's full hardening, "
+                      "until exited"),
+    "nsenter-unshare": ("exec", "nsenter -U -m -p -n -i -u into a running unshare sandbox "
+                        "(no hardening)"),
+    "nsenter-bwrap": ("exec", "nsenter -U -m -p -n -i -u -r -w into a running bwrap sandbox "
+                      "(no hardening)"),
+}
+sbx = {r["label"]: r for r in load("sandbox.jsonl")}
+if sbx:
+    smeta = {}
+    sm = os.path.join(out, "sandbox-meta.txt")
+    if os.path.exists(sm):
+        with open(sm) as fh:
+            for line in fh:
+                k, _, v = line.rstrip("\n").partition("=")
+                smeta[k] = v
+    b50 = sbx["bwrap"]["p50_ms"] if "bwrap" in sbx else None
+    h50 = sbx["host"]["p50_ms"] if "host" in sbx else None
+    show("Sandbox: creation (until the first /bin/true exited) and exec in a running sandbox, "
+         "interleaved, unpinned (ms)")
+    show(f"{'variant':<18}{'group':<8}{'n':>5}{'p50':>9}{'p90':>9}{'p99':>9}{'min':>9}"
+         f"{'x bwrap':>9}{'x host':>8}")
+    both()
+    both(f"Sandbox ({smeta.get('sbx.bwrap', 'bwrap ?')}, {smeta.get('sbx.util_linux', '')}; "
+         f"{smeta.get('sbx.settings', '')}; {smeta.get('sbx.busy', '')}):")
+    both()
+    both("| variant | what | n | p50 ms | p90 ms | p99 ms | min ms | × bwrap p50 | × host p50 |")
+    both("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for k in [k for k in SBX if k in sbx]:
+        r = sbx[k]
+        xb = r["p50_ms"] / b50 if b50 else None
+        xh = r["p50_ms"] / h50 if h50 else None
+        show(f"{k:<18}{SBX[k][0]:<8}{r['n']:>5}{f(r['p50_ms'], 2):>9}{f(r['p90_ms'], 2):>9}"
+             f"{f(r['p99_ms'], 2):>9}{f(r['min_ms'], 2):>9}{f(xb, 2):>9}{f(xh, 2):>8}")
+        name = f"**{k}**" if k.startswith("mcpguard") else k
+        both(f"| {name} | {SBX[k][1]} | {r['n']} | {f(r['p50_ms'], 2)} | {f(r['p90_ms'], 2)} | "
+             f"{f(r['p99_ms'], 2)} | {f(r['min_ms'], 2)} | {f(xb, 2)} | {f(xh, 2)} |")
+    if "mcpguard" in sbx and b50:
+        c50 = sbx["mcpguard"]["p50_ms"]
+        e50 = sbx.get("mcpguard-exec", {}).get("p50_ms")
+        show(f"mcpguard creation p50 {f(c50, 2)} ms vs bwrap {f(b50, 2)} ms "
+             f"(target: at or below bwrap: {'met' if c50 <= b50 else 'NOT met'}); "
+             f"exec p50 {f(e50, 2)} ms (target < 1.5 ms: "
+             f"{'met' if e50 is not None and e50 < 1.5 else 'NOT met'}; the host's own fork+exec "
+             f"{f(h50, 2)} ms, so {f(e50 - h50 if e50 is not None and h50 else None, 2)} ms added)")
+    show()
+
 # ---- callgrind ---------------------------------------------------------------------
 
 
@@ -250,15 +309,21 @@ if cg:
                 show(f"    {pct:>6}%  {fn[:110]}")
     show()
 
-show(f"{meta.get('date', '')}  {meta.get('cpu', '')}, {meta.get('cores', '')} cores, "
-     f"{meta.get('kernel', '')}; {meta.get('mcpguard', '')} git {meta.get('git', '')}; "
-     f"node {meta.get('node', '')}; peers: "
-     + ", ".join(f"{p} {meta.get('version.' + p, '')}" for p in meta.get("peers", "").split() if p)
-     + f"; {meta.get('settings', '')}; took {meta.get('elapsed_s', '?')} s; "
-     + meta.get("busy", ""))
+if "node" in meta:
+    show(f"{meta.get('date', '')}  {meta.get('cpu', '')}, {meta.get('cores', '')} cores, "
+         f"{meta.get('kernel', '')}; {meta.get('mcpguard', '')} git {meta.get('git', '')}; "
+         f"node {meta.get('node', '')}; peers: "
+         + ", ".join(f"{p} {meta.get('version.' + p, '')}" for p in meta.get("peers", "").split() if p)
+         + f"; {meta.get('settings', '')}; took {meta.get('elapsed_s', '?')} s; "
+         + meta.get("busy", ""))
+else:   # bench/sandbox.sh on its own
+    show(f"{meta.get('date', '')}  {meta.get('cpu', '')}, {meta.get('cores', '')} cores, "
+         f"{meta.get('kernel', '')}; git {meta.get('git', '')}")
 show(f"results: {out}/ (summary.md, *.jsonl, callgrind.*)")
 
 head = [f"Run {meta.get('date', '')} on {meta.get('cpu', '')} ({meta.get('cores', '')} cores), "
+        f"{meta.get('kernel', '')}; git {meta.get('git', '')}.", ""] if "node" not in meta else \
+       [f"Run {meta.get('date', '')} on {meta.get('cpu', '')} ({meta.get('cores', '')} cores), "
         f"{meta.get('kernel', '')}; {meta.get('mcpguard', '')}, git {meta.get('git', '')}; "
         f"node {meta.get('node', '')}; {meta.get('valgrind', '')}; "
         + "peers: " + (", ".join(f"{p} {meta.get('version.' + p, '')}"

@@ -18,6 +18,8 @@
 #   BENCH_EVERYTHING=1   0: skip server-everything (run only when tests/node_modules has it)
 #   BENCH_CALLGRIND=1    0: skip the instruction counts
 #   BENCH_CPU=0          the core single-session runs are pinned to
+#   BENCH_SANDBOX=1      0: skip the sandbox benchmark (bench/sandbox.sh, root
+#                        only; BENCH_SBX_ROUNDS, BENCH_SBX_WARMUP)
 # Results: build/bench/results/ (JSON lines, callgrind files, summary.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -284,6 +286,15 @@ if [ "${BENCH_HTTP_SESSIONS:-1000}" != 0 ] && [ -x tests/node_modules/node-linux
 			say "bench: the $lc sessions run reported errors"
 		tail -n 1 "$OUT/http-sessions.jsonl" >&2
 	done
+fi
+
+# ---- 7. sandbox creation and exec against bwrap, unshare, nsenter -----------
+if [ "${BENCH_SANDBOX:-1}" = 1 ]; then
+	if [ -x build/bench/sandbox_bench ]; then
+		bench/sandbox.sh "$OUT" || say "bench: the sandbox benchmark reported a failure"
+	else
+		say "bench: no build/bench/sandbox_bench (make bench builds it): sandbox skipped"
+	fi
 fi
 
 # ---- report -----------------------------------------------------------------

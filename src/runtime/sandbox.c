@@ -2,20 +2,45 @@
  *
  * Parent (the gateway, root): clone3 into new namespaces, map the child's
  * ids to a host range of its own, put it in its cgroups, then let it go.
- * Child (PID 1 of the new PID namespace): build a private root, pivot into
- * it, fork the payload, reap, exit with the payload's status.
- * Payload: drop every privilege, lock it, install seccomp, exec.
+ * Child (PID 1 of the new PID namespace, "init"): build a private root,
+ * pivot into it, confine itself (bounding set, securebits, rlimits,
+ * seccomp: what everything it starts inherits), start the payload, reap,
+ * exit with the payload's status.
+ * Payload: a session of its own, its stdio and nothing else, uid 1000 with
+ * no capability, no_new_privs, exec.
+ *
+ * Further processes in a running sandbox (sbx_exec, sandbox_exec.c) are
+ * started the same way by the same init: the gateway sends it a request
+ * over a socket it kept, and init launches it exactly like the payload.
+ * Why through init, not setns(2) from a forked gateway: a setns'd process
+ * is made of the gateway's memory and fds, needs a second fork to be in
+ * the PID namespace, must be written into three cgroups and must chroot
+ * into init's root, all of it per exec and all of it from the gateway;
+ * through init, nothing of the gateway enters a sandbox after its set-up,
+ * everything inside descends from init (which reaps and reports), and an
+ * exec costs one vfork of a small process.
+ *
+ * Why vfork (CLONE_VM|CLONE_VFORK) for every launch: the child borrows
+ * init's memory until it execs, so there is no page table to copy and no
+ * copy-on-write fault to take (each costs 15-20 us on the project's VM).
+ * What the child changes is per task: credentials, securebits, seccomp,
+ * rlimits (own signal struct), session, fd table (own copy).  It writes to
+ * shared memory only its own stack below init's frame, errno, `environ`
+ * (init never reads it) and `launch_failed`, which init reads afterwards.
  *
  * Between clone and exec only async-signal-safe calls are made: the child
  * shares nothing with the gateway but a copy of its memory, and another
- * thread may have held a lock (malloc's) when the copy was taken. */
+ * thread may have held a lock (malloc's) when the copy was taken.  For the
+ * same reason ids are changed with raw syscalls: glibc's setresuid and
+ * friends would try to signal the gateway's other threads (set*id applies
+ * to every thread) under a lock such a thread may have held. */
 #include "runtime/sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <linux/sched.h>
 #include <linux/securebits.h>
 #include <net/if.h>
@@ -29,9 +54,9 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +65,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/str.h"
+#include "runtime/sandbox_ctl.h"
 #include "runtime/seccomp.h"
 
 #define ROOT_DIR "/run/mcpguard/sandbox-root"
@@ -55,6 +81,9 @@
 #define NAMED_SLOTS_FROM 2048u
 #define SBX_UID 1000u                   /* the payload's id inside */
 #define CG_PREFIX "mcpguard-sbx-"
+/* Paths built in the child: ROOT_DIR plus a path inside.  Small on
+ * purpose: every stack page the child touches is a copy-on-write fault. */
+#define PATH_IN_ROOT 1024
 
 static const char *const cg_controllers[3] = { "memory", "pids", "cpu" };
 static unsigned char slot_used[SLOTS];
@@ -69,22 +98,39 @@ struct report {
 	int err;
 };
 
-static const char *const step_names[] = {
-	"wait for the gateway", "drop supplementary groups", "become root in the namespace",
-	"watch the gateway", "set the hostname", "make mounts private", "build the root",
-	"bind /usr", "write /etc", "bind the workspace", "mount /tmp", "build /dev",
-	"mount /proc", "bind a path", "bring up loopback", "pivot into the root",
-	"remount the root read-only", "enter a cgroup namespace", "start the payload",
-	"drop capabilities", "lock securebits", "drop to the sandbox user", "set no_new_privs",
-	"set rlimits", "install seccomp", "change directory", "exec the payload",
-	"open the egress listener", "pass the egress listener",
-};
 enum {
 	ST_GO, ST_GROUPS, ST_ROOTID, ST_DEATHSIG, ST_HOST, ST_PRIVATE, ST_ROOT, ST_USR, ST_ETC,
 	ST_WORKSPACE, ST_TMP, ST_DEV, ST_PROC, ST_BIND, ST_LO, ST_PIVOT, ST_REMOUNT, ST_CGNS,
 	ST_FORK, ST_CAPS, ST_SECBITS, ST_SETUID, ST_NNP, ST_RLIMIT, ST_SECCOMP, ST_CHDIR, ST_EXEC,
-	ST_EGRESS_LISTEN, ST_EGRESS_FD,        /* the last: a message, not a failure */
+	ST_EGRESS_LISTEN, ST_STDIO, ST_INIT, ST_REQUEST,
+	ST_EGRESS_FD, ST_READY,                 /* messages, not failures */
 };
+
+static const char *const step_names[] = {
+	[ST_GO] = "wait for the gateway", [ST_GROUPS] = "drop supplementary groups",
+	[ST_ROOTID] = "become root in the namespace", [ST_DEATHSIG] = "watch the gateway",
+	[ST_HOST] = "set the hostname", [ST_PRIVATE] = "make mounts private",
+	[ST_ROOT] = "build the root", [ST_USR] = "bind /usr", [ST_ETC] = "write /etc",
+	[ST_WORKSPACE] = "bind the workspace", [ST_TMP] = "mount /tmp", [ST_DEV] = "build /dev",
+	[ST_PROC] = "mount /proc", [ST_BIND] = "bind a path", [ST_LO] = "bring up loopback",
+	[ST_PIVOT] = "pivot into the root", [ST_REMOUNT] = "remount the root read-only",
+	[ST_CGNS] = "enter a cgroup namespace", [ST_FORK] = "start the payload",
+	[ST_CAPS] = "drop capabilities", [ST_SECBITS] = "lock securebits",
+	[ST_SETUID] = "drop to the sandbox user", [ST_NNP] = "set no_new_privs",
+	[ST_RLIMIT] = "set rlimits", [ST_SECCOMP] = "install seccomp",
+	[ST_CHDIR] = "change directory", [ST_EXEC] = "exec the payload",
+	[ST_EGRESS_LISTEN] = "open the egress listener", [ST_STDIO] = "set up stdio",
+	[ST_INIT] = "watch its processes", [ST_REQUEST] = "read the exec request",
+	[ST_EGRESS_FD] = "pass the egress listener", [ST_READY] = "report ready",
+};
+
+const int sbx_step_exec = ST_EXEC;
+
+const char *sbx_step_name(int step)
+{
+	return step >= 0 && (size_t)step < MG_ARRAY_LEN(step_names) && step_names[step]
+		? step_names[step] : "set up";
+}
 
 static void __attribute__((noreturn)) die(int fd, int step)
 {
@@ -109,7 +155,7 @@ struct child_args {
 	 * (a 0700 folder on the way).  Bound through /proc/self/fd/N. */
 	int bind_fds[MAX_BINDS + 1];
 	int sync;                       /* read end: "go" from the parent */
-	int report;                     /* write end, CLOEXEC: failures */
+	int report;                     /* write end, CLOEXEC: failures, then the exec channel */
 	int alive;                      /* read end: HUP when the gateway is gone */
 };
 
@@ -151,17 +197,24 @@ static int open_bind_sources(struct child_args *a)
 	return 0;
 }
 
-static void path_in_root(char *out, size_t size, const char *inside)
+/* ROOT_DIR + inside, without snprintf (not async-signal-safe). */
+static int path_in_root(char *out, const char *inside)
 {
-	snprintf(out, size, "%s%s", ROOT_DIR, inside);
+	size_t r = sizeof(ROOT_DIR) - 1, n = strlen(inside);
+
+	if (r + n >= PATH_IN_ROOT) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(out, ROOT_DIR, r);
+	memcpy(out + r, inside, n + 1);
+	return 0;
 }
 
-static int mkdir_in_root(const char *inside, mode_t mode)
+/* mkdir -p of p's parents inside the root (p is a path_in_root result). */
+static int mkdir_parents(char *p)
 {
-	char p[4096];
-
-	path_in_root(p, sizeof(p), inside);
-	for (char *s = p + strlen(ROOT_DIR) + 1; *s; s++) {
+	for (char *s = p + sizeof(ROOT_DIR); *s; s++) {
 		if (*s != '/')
 			continue;
 		*s = '\0';
@@ -169,22 +222,42 @@ static int mkdir_in_root(const char *inside, mode_t mode)
 			return -1;
 		*s = '/';
 	}
+	return 0;
+}
+
+static int mkdir_in_root(const char *inside, mode_t mode)
+{
+	char p[PATH_IN_ROOT];
+
+	if (path_in_root(p, inside))
+		return -1;
+	/* Parents only when missing: most mount points sit at the top. */
+	if (mkdir(p, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT || mkdir_parents(p))
+		return -1;
 	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Create a file inside the root (a mount point, or one to fill); its fd
+ * with O_WRONLY|O_TRUNC, or -1. */
+static int create_in_root(const char *inside)
+{
+	char p[PATH_IN_ROOT];
+	int fd;
+
+	if (path_in_root(p, inside))
+		return -1;
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0 || errno != ENOENT || mkdir_parents(p))
+		return fd;
+	return open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
 static int touch_in_root(const char *inside)
 {
-	char p[4096], parent[4096];
-	const char *slash = strrchr(inside, '/');
-	int fd;
+	int fd = create_in_root(inside);
 
-	if (slash && slash != inside) {
-		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - inside), inside);
-		if (mkdir_in_root(parent, 0755))
-			return -1;
-	}
-	path_in_root(p, sizeof(p), inside);
-	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	close(fd);
@@ -193,11 +266,8 @@ static int touch_in_root(const char *inside)
 
 static int write_in_root(const char *inside, const char *text)
 {
-	char p[4096];
-	int fd, rc;
+	int fd = create_in_root(inside), rc;
 
-	path_in_root(p, sizeof(p), inside);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	rc = write(fd, text, strlen(text)) < 0 ? -1 : 0;
@@ -205,57 +275,78 @@ static int write_in_root(const char *inside, const char *text)
 	return rc;
 }
 
-/* A read-only remount must keep the flags the kernel locked when the
- * mount came from a more privileged namespace, or it fails with EPERM. */
-static unsigned long locked_flags(const char *path)
+static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr)
 {
-	struct statvfs sv;
-	unsigned long f = 0;
+	struct mount_attr ma;
 
-	if (statvfs(path, &sv) < 0)
-		return 0;
-	if (sv.f_flag & ST_NOEXEC)
-		f |= MS_NOEXEC;
-	if (sv.f_flag & ST_NOATIME)
-		f |= MS_NOATIME;
-	if (sv.f_flag & ST_NODIRATIME)
-		f |= MS_NODIRATIME;
-	if (sv.f_flag & ST_RELATIME)
-		f |= MS_RELATIME;
-	return f;
+	memset(&ma, 0, sizeof(ma));
+	ma.attr_set = set;
+	ma.attr_clr = clr;
+	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &ma, sizeof(ma));
+}
+
+/* Make the mount at path and every mount under it nosuid, nodev and,
+ * unless rw, read-only, leaving their other flags alone: mount_setattr(2)
+ * never has to restate the flags the kernel locked when the mounts came
+ * from a more privileged namespace (a remount that dropped them failed
+ * with EPERM), and one call covers the submounts, which a remount of the
+ * top left as they were.  rw makes only the top writable: a read-only
+ * submount stays so. */
+static int lock_down(const char *path, bool rw, bool noexec)
+{
+	if (set_attr(path, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+		     (rw ? 0 : MOUNT_ATTR_RDONLY) | (noexec ? MOUNT_ATTR_NOEXEC : 0), 0) < 0)
+		return -1;
+	return rw ? set_attr(path, 0, 0, MOUNT_ATTR_RDONLY) : 0;
 }
 
 /* Bind host src at inside (creating the mount point), read-only unless rw.
- * nosuid and nodev always: a setuid binary or a device node on a bound
- * path must not regain power inside. */
+ * nosuid and nodev always, on submounts too: a setuid binary or a device
+ * node on a bound path must not regain power inside. */
 static int bind_in_root(const char *src, const char *inside, bool rw)
 {
-	char dst[4096];
+	char dst[PATH_IN_ROOT];
 	struct stat st;
 
-	if (stat(src, &st) < 0)
+	if (stat(src, &st) < 0 || path_in_root(dst, inside))
 		return -1;
 	if (S_ISDIR(st.st_mode) ? mkdir_in_root(inside, 0755) : touch_in_root(inside))
 		return -1;
-	path_in_root(dst, sizeof(dst), inside);
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -1;
-	return mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV |
-		     (rw ? 0 : MS_RDONLY) | locked_flags(dst), NULL);
+	return lock_down(dst, rw, false);
 }
 
-/* "host[:inside]", host opened by the gateway as fd. */
+/* "/proc/self/fd/N", without snprintf (not async-signal-safe). */
+static void fd_path(char out[32], int fd)
+{
+	static const char prefix[] = "/proc/self/fd/";
+	char digits[12];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + fd % 10);
+	while ((fd /= 10) > 0 && n < sizeof(digits));
+	memcpy(out, prefix, sizeof(prefix) - 1);
+	for (size_t i = 0; i < n; i++)
+		out[sizeof(prefix) - 1 + i] = digits[n - 1 - i];
+	out[sizeof(prefix) - 1 + n] = '\0';
+}
+
+/* "host[:inside]", host opened beforehand as fd (open_bind_sources). */
 static int bind_spec(const char *spec, int fd, bool rw)
 {
-	char host[4096], src[64];
+	char host[PATH_IN_ROOT], src[32];
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
 
-	if (n >= sizeof(host))
+	if (n >= sizeof(host)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	memcpy(host, spec, n);
 	host[n] = '\0';
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	fd_path(src, fd);
 	return bind_in_root(src, colon ? colon + 1 : host, rw);
 }
 
@@ -269,7 +360,8 @@ static const char etc_nsswitch[] = "passwd: files\ngroup: files\nhosts: files\n"
 
 /* A curated /etc: our own user list (the host's user names stay out), no
  * resolver (no network), and only what programs need to run: the dynamic
- * linker's cache, TLS roots, time zone. */
+ * linker's cache, TLS roots, time zone.  A missing host entry is skipped
+ * (the bind's stat fails with ENOENT). */
 static int build_etc(void)
 {
 	static const char *const from_host[] = {
@@ -280,10 +372,10 @@ static int build_etc(void)
 	if (mkdir_in_root("/etc", 0755) || write_in_root("/etc/passwd", etc_passwd) ||
 	    write_in_root("/etc/group", etc_group) || write_in_root("/etc/hosts", etc_hosts) ||
 	    write_in_root("/etc/nsswitch.conf", etc_nsswitch) ||
-	    write_in_root("/etc/resolv.conf", "") || write_in_root("/etc/hostname", "sandbox\n"))
+	    touch_in_root("/etc/resolv.conf") || write_in_root("/etc/hostname", "sandbox\n"))
 		return -1;
 	for (size_t i = 0; i < MG_ARRAY_LEN(from_host); i++)
-		if (access(from_host[i], F_OK) == 0 && bind_in_root(from_host[i], from_host[i], false))
+		if (bind_in_root(from_host[i], from_host[i], false) < 0 && errno != ENOENT)
 			return -1;
 	return 0;
 }
@@ -292,42 +384,39 @@ static int build_etc(void)
  * harmless ones are bound from the host; never the host's whole /dev. */
 static int build_dev(void)
 {
-	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
-	static const char *const links[][2] = {
-		{ "/proc/self/fd", "/dev/fd" }, { "/proc/self/fd/0", "/dev/stdin" },
-		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
-		{ "pts/ptmx", "/dev/ptmx" },
+	static const char *const nodes[][2] = {
+		{ "/dev/null", ROOT_DIR "/dev/null" }, { "/dev/zero", ROOT_DIR "/dev/zero" },
+		{ "/dev/full", ROOT_DIR "/dev/full" }, { "/dev/random", ROOT_DIR "/dev/random" },
+		{ "/dev/urandom", ROOT_DIR "/dev/urandom" }, { "/dev/tty", ROOT_DIR "/dev/tty" },
 	};
-	char p[4096], host[64];
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", ROOT_DIR "/dev/fd" }, { "/proc/self/fd/0", ROOT_DIR "/dev/stdin" },
+		{ "/proc/self/fd/1", ROOT_DIR "/dev/stdout" },
+		{ "/proc/self/fd/2", ROOT_DIR "/dev/stderr" },
+		{ "pts/ptmx", ROOT_DIR "/dev/ptmx" },
+	};
 
-	path_in_root(p, sizeof(p), "/dev");
 	if (mkdir_in_root("/dev", 0755) ||
-	    mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+	    mount("tmpfs", ROOT_DIR "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return -1;
 	for (size_t i = 0; i < MG_ARRAY_LEN(nodes); i++) {
-		char inside[64];
+		int fd = open(nodes[i][1], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
-		snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
-		snprintf(inside, sizeof(inside), "/dev/%s", nodes[i]);
-		if (touch_in_root(inside))
+		if (fd < 0)
 			return -1;
-		path_in_root(p, sizeof(p), inside);
-		if (mount(host, p, NULL, MS_BIND, NULL) < 0)
+		close(fd);
+		if (mount(nodes[i][0], nodes[i][1], NULL, MS_BIND, NULL) < 0)
 			return -1;
 	}
-	for (size_t i = 0; i < MG_ARRAY_LEN(links); i++) {
-		path_in_root(p, sizeof(p), links[i][1]);
-		if (symlink(links[i][0], p) < 0)
+	for (size_t i = 0; i < MG_ARRAY_LEN(links); i++)
+		if (symlink(links[i][0], links[i][1]) < 0)
 			return -1;
-	}
-	if (mkdir_in_root("/dev/shm", 01777) || mkdir_in_root("/dev/pts", 0755))
-		return -1;
-	path_in_root(p, sizeof(p), "/dev/shm");
-	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") < 0)
+	if (mkdir(ROOT_DIR "/dev/shm", 01777) < 0 || mkdir(ROOT_DIR "/dev/pts", 0755) < 0 ||
+	    mount("tmpfs", ROOT_DIR "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m"))
 		return -1;
 	/* A pty of its own; not fatal where devpts cannot be mounted. */
-	path_in_root(p, sizeof(p), "/dev/pts");
-	mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620");
+	mount("devpts", ROOT_DIR "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	      "newinstance,ptmxmode=0666,mode=620");
 	return 0;
 }
 
@@ -336,35 +425,36 @@ static int build_dev(void)
  * to kernel settings (/proc/sys) even for root inside. */
 static int build_proc(void)
 {
-	static const char *const ro[] = { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
-					  "/proc/bus", "/proc/fs" };
-	static const char *const masked[] = { "/proc/kcore", "/proc/keys", "/proc/timer_list",
-					      "/proc/sched_debug", "/proc/latency_stats",
-					      "/proc/acpi", "/proc/scsi" };
-	char p[4096], dn[4096];
+	static const char *const ro[] = {
+		ROOT_DIR "/proc/sys", ROOT_DIR "/proc/sysrq-trigger", ROOT_DIR "/proc/irq",
+		ROOT_DIR "/proc/bus", ROOT_DIR "/proc/fs",
+	};
+	static const char *const masked[] = {
+		ROOT_DIR "/proc/kcore", ROOT_DIR "/proc/keys", ROOT_DIR "/proc/timer_list",
+		ROOT_DIR "/proc/sched_debug", ROOT_DIR "/proc/latency_stats",
+		ROOT_DIR "/proc/acpi", ROOT_DIR "/proc/scsi",
+	};
 
-	path_in_root(p, sizeof(p), "/proc");
 	if (mkdir_in_root("/proc", 0555) ||
-	    mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	    mount("proc", ROOT_DIR "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return -1;
 	for (size_t i = 0; i < MG_ARRAY_LEN(ro); i++) {
-		path_in_root(p, sizeof(p), ro[i]);
-		if (access(p, F_OK) < 0)
-			continue;
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-			  MS_NOEXEC, NULL) < 0)
+		/* The bind fails with ENOENT where the kernel lacks the entry. */
+		if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		if (lock_down(ro[i], false, true) < 0)
 			return -1;
 	}
-	path_in_root(dn, sizeof(dn), "/dev/null");
 	for (size_t i = 0; i < MG_ARRAY_LEN(masked); i++) {
 		struct stat st;
 
-		path_in_root(p, sizeof(p), masked[i]);
-		if (stat(p, &st) < 0)
+		if (stat(masked[i], &st) < 0)
 			continue;
-		if (S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0") < 0
-					: mount(dn, p, NULL, MS_BIND, NULL) < 0)
+		if (S_ISDIR(st.st_mode) ? mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, "size=0") < 0
+					: mount(ROOT_DIR "/dev/null", masked[i], NULL, MS_BIND, NULL) < 0)
 			return -1;
 	}
 	return 0;
@@ -424,43 +514,39 @@ static void build_root(struct child_args *a)
 	const struct sbx_config *c = a->c;
 	size_t n_ro = count(c->ro_binds), n_rw = count(c->rw_binds);
 	static const char *const links[][2] = {
-		{ "usr/bin", "/bin" }, { "usr/sbin", "/sbin" }, { "usr/lib", "/lib" },
-		{ "usr/lib64", "/lib64" },
+		{ "usr/bin", ROOT_DIR "/bin" }, { "usr/sbin", ROOT_DIR "/sbin" },
+		{ "usr/lib", ROOT_DIR "/lib" }, { "usr/lib64", ROOT_DIR "/lib64" },
 	};
-	char p[4096];
 
 	/* The host's mounts must not see ours, nor ours theirs, and
 	 * pivot_root refuses a shared root. */
 	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ST_PRIVATE);
 	CHECK(mount("tmpfs", ROOT_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m"),
 	      ST_ROOT);
-	for (size_t i = 0; i < MG_ARRAY_LEN(links); i++) {
-		path_in_root(p, sizeof(p), links[i][1]);
-		CHECK(symlink(links[i][0], p), ST_ROOT);
-	}
+	for (size_t i = 0; i < MG_ARRAY_LEN(links); i++)
+		CHECK(symlink(links[i][0], links[i][1]), ST_ROOT);
 	CHECK(bind_in_root("/usr", "/usr", false), ST_USR);
 	CHECK(build_etc(), ST_ETC);
+	CHECK(mkdir(ROOT_DIR "/workspace", 0777), ST_WORKSPACE);
 	if (c->workspace) {
-		char src[64];
+		char src[32];
 
-		snprintf(src, sizeof(src), "/proc/self/fd/%d", a->bind_fds[n_ro + n_rw]);
+		fd_path(src, a->bind_fds[n_ro + n_rw]);
 		CHECK(bind_in_root(src, "/workspace", true), ST_WORKSPACE);
 	} else {
-		CHECK(mkdir_in_root("/workspace", 0777), ST_WORKSPACE);
-		path_in_root(p, sizeof(p), "/workspace");
-		CHECK(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0777,size=256m"),
-		      ST_WORKSPACE);
+		CHECK(mount("tmpfs", ROOT_DIR "/workspace", "tmpfs", MS_NOSUID | MS_NODEV,
+			    "mode=0777,size=256m"), ST_WORKSPACE);
 	}
-	CHECK(mkdir_in_root("/tmp", 01777), ST_TMP);
-	path_in_root(p, sizeof(p), "/tmp");
-	CHECK(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m"), ST_TMP);
+	CHECK(mkdir(ROOT_DIR "/tmp", 01777), ST_TMP);
+	CHECK(mount("tmpfs", ROOT_DIR "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m"),
+	      ST_TMP);
 	CHECK(build_dev(), ST_DEV);
 	CHECK(build_proc(), ST_PROC);
 	for (size_t i = 0; i < n_ro; i++)
 		CHECK(bind_spec(c->ro_binds[i], a->bind_fds[i], false), ST_BIND);
 	for (size_t i = 0; i < n_rw; i++)
 		CHECK(bind_spec(c->rw_binds[i], a->bind_fds[n_ro + i], true), ST_BIND);
-	CHECK(mkdir_in_root("/root", 0700), ST_ROOT);
+	CHECK(mkdir(ROOT_DIR "/root", 0700), ST_ROOT);
 }
 
 static void enter_root(struct child_args *a)
@@ -475,35 +561,334 @@ static void enter_root(struct child_args *a)
 		    NULL), ST_REMOUNT);
 }
 
-/* ---- child: the payload ---- */
+/* ---- a launched process (the payload, or one asked for by sbx_exec) ----
+ *
+ * Runs in a vfork child of init, on init's memory: on failure it records
+ * the step in launch_failed (which init reads once the child is gone) and
+ * leaves with _exit; it never returns. */
 
-static void drop_privileges(struct child_args *a)
+struct launch {
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	int fd[3];                      /* become 0, 1, 2; -1: /dev/null */
+};
+
+static volatile struct report launch_failed;
+
+static void __attribute__((noreturn)) launch_fail(int step)
+{
+	launch_failed.err = errno;
+	launch_failed.step = step;
+	_exit(127);
+}
+
+#define LCHECK(expr, step) do { if ((expr) < 0) launch_fail(step); } while (0)
+
+/* Put src[0..2] at 0..2 without one clobbering another: a source that
+ * sits below 3 at the wrong place is moved up first. */
+static int place_stdio(const int src[3])
+{
+	int fd[3];
+
+	for (int i = 0; i < 3; i++) {
+		fd[i] = src[i] >= 0 ? src[i] : open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd[i] >= 0 && fd[i] < 3 && fd[i] != i)
+			fd[i] = fcntl(fd[i], F_DUPFD_CLOEXEC, 3);
+		if (fd[i] < 0)
+			return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		if (fd[i] == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(fd[i], i) < 0)
+			return -1;
+	return 0;
+}
+
+/* What init's own state already holds for every process it starts (see
+ * confine_init) is not repeated here: bounding and ambient sets, locked
+ * securebits, rlimits and seccomp are inherited across vfork and exec. */
+static void drop_privileges(void)
 {
 	gid_t g = SBX_UID;
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 
-	/* The bounding set first (it needs CAP_SETPCAP, which we still
-	 * have), so that no exec can ever regain a capability. */
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			die(a->report, ST_CAPS);
-	CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), ST_CAPS);
-	/* uid 0 inside must never mean capabilities again (setuid binaries,
-	 * file capabilities), and nothing may undo that. */
-	CHECK(prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-		    SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-		    SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED, 0, 0, 0), ST_SECBITS);
-	CHECK(setgroups(1, &g), ST_SETUID);
-	CHECK(setresgid(SBX_UID, SBX_UID, SBX_UID), ST_SETUID);
-	CHECK(setresuid(SBX_UID, SBX_UID, SBX_UID), ST_SETUID);
+	/* With SECBIT_KEEP_CAPS off and locked, leaving uid 0 empties the
+	 * permitted and effective sets. */
+	LCHECK(syscall(SYS_setgroups, 1, &g), ST_SETUID);
+	LCHECK(syscall(SYS_setresgid, SBX_UID, SBX_UID, SBX_UID), ST_SETUID);
+	LCHECK(syscall(SYS_setresuid, SBX_UID, SBX_UID, SBX_UID), ST_SETUID);
 	memset(data, 0, sizeof(data));
-	CHECK(syscall(SYS_capset, &hdr, data), ST_CAPS);       /* belt and braces */
-	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ST_NNP);
+	LCHECK(syscall(SYS_capset, &hdr, data), ST_CAPS);      /* belt and braces */
+	LCHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ST_NNP);
+}
+
+/* Signals init forwards (a graceful stop from the gateway). */
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static void __attribute__((noreturn)) run_payload(const struct launch *l)
+{
+	struct sigaction dfl;
+	sigset_t none;
+
+	/* Signals are blocked (init blocked them before vfork): init's
+	 * handlers go before anything can be delivered here. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (size_t i = 0; i < MG_ARRAY_LEN(forwarded); i++)
+		sigaction(forwarded[i], &dfl, NULL);
+	/* A session of its own: a TIOCSTI into our terminal needs a
+	 * controlling tty it no longer has (seccomp refuses it too), and
+	 * sbx_proc_signal reaches what it starts through its group. */
+	setsid();
+	LCHECK(place_stdio(l->fd), ST_STDIO);
+	/* Nothing of init's stays open: the channel, other processes' stdio. */
+	syscall(SYS_close_range, 3u, ~0u, 0u);
+	drop_privileges();
+	LCHECK(chdir(l->cwd ? l->cwd : "/workspace"), ST_CHDIR);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	environ = (char **)(uintptr_t)l->envp;  /* execvpe searches environ's PATH */
+	execvpe(l->argv[0], l->argv, l->envp);
+	launch_fail(ST_EXEC);
+}
+
+/* Start l; its pid, or -1 with launch_failed saying why (the child, if
+ * any, reaped). */
+static pid_t launch(const struct launch *l)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	/* No handler of init's may run in the child, on init's stack. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	launch_failed.step = -1;
+	pid = vfork();
+	if (pid == 0)
+		run_payload(l);
+	if (pid < 0) {
+		launch_failed.err = errno;
+		launch_failed.step = ST_FORK;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* The child's set*id on the shared memory reset its dumpable flag to
+	 * the host's fs.suid_dumpable: init's, too. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (pid > 0 && launch_failed.step >= 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		pid = -1;
+	}
+	return pid;
+}
+
+/* ---- init: PID 1 ---- */
+
+static volatile pid_t init_payload;     /* 0: no payload ("hold"): forward to all */
+
+/* The gateway's SIGTERM (a graceful stop) reaches init, which the kernel
+ * shields from signals it has no handler for: pass it on to the payload's
+ * whole process group, or to everything inside when there is no payload. */
+static void forward_signal(int sig)
+{
+	kill(init_payload > 0 ? -init_payload : -1, sig);
+}
+
+static void __attribute__((noreturn)) exit_like(int status)
+{
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+/* Processes started by sbx_exec, alive. */
+static struct exec_slot {
+	pid_t pid;                      /* 0: free */
+	uint32_t id;
+	int status_fd;
+} execs[SBX_EXEC_MAX];
+
+static void proc_send(int fd, int kind, pid_t pid, int step, int value)
+{
+	struct sbx_proc_msg m = { kind, pid, step, value };
+
+	/* Never blocks: the socket holds at most two of these.  A gateway
+	 * that closed its end just misses them. */
+	send(fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Reap whatever exited: report sbx_exec'd processes, leave with the
+ * payload.  Orphans that ended up with init are reaped silently. */
+static void reap(int sfd)
+{
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	while (read(sfd, &si, sizeof(si)) > 0)
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == init_payload)
+			exit_like(status);
+		for (size_t i = 0; i < SBX_EXEC_MAX; i++) {
+			if (execs[i].pid != pid)
+				continue;
+			proc_send(execs[i].status_fd, SBX_PROC_EXITED, pid, 0, status);
+			close(execs[i].status_fd);
+			execs[i].pid = 0;
+			break;
+		}
+	}
+}
+
+/* One request, read into static memory (init may not allocate). */
+static union {
+	struct sbx_ctl_req h;
+	char buf[sizeof(struct sbx_ctl_req) + SBX_CTL_BYTES_MAX];
+} req_msg;
+static char *req_argv[SBX_CTL_ARGS_MAX + 1], *req_envp[SBX_CTL_ENV_MAX + 1];
+
+/* Split the strings after the header into cwd, argv and envp; 0 when they
+ * are exactly what the header says, -1 otherwise. */
+static int parse_exec(size_t n, const char **cwd)
+{
+	const struct sbx_ctl_req *h = &req_msg.h;
+	char *p = req_msg.buf + sizeof(*h), *end = req_msg.buf + n;
+
+	if (h->argc < 1 || h->argc > SBX_CTL_ARGS_MAX || h->envc > SBX_CTL_ENV_MAX)
+		return -1;
+	for (uint32_t k = 0; k < 1 + h->argc + h->envc; k++) {
+		char *nul = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
+
+		if (!nul)
+			return -1;
+		if (k == 0)
+			*cwd = p;
+		else if (k <= h->argc)
+			req_argv[k - 1] = p;
+		else
+			req_envp[k - 1 - h->argc] = p;
+		p = nul + 1;
+	}
+	req_argv[h->argc] = NULL;
+	req_envp[h->envc] = NULL;
+	return p == end ? 0 : -1;
+}
+
+static struct exec_slot *find_exec(uint32_t id)
+{
+	for (size_t i = 0; i < SBX_EXEC_MAX; i++)
+		if (execs[i].pid > 0 && execs[i].id == id)
+			return &execs[i];
+	return NULL;
+}
+
+static void do_exec(int status_fd, const int stdio[3], size_t n)
+{
+	struct launch l = { req_argv, req_envp, NULL, { stdio[0], stdio[1], stdio[2] } };
+	struct exec_slot *slot = NULL;
+	pid_t pid;
+
+	for (size_t i = 0; !slot && i < SBX_EXEC_MAX; i++)
+		if (execs[i].pid == 0)
+			slot = &execs[i];
+	if (parse_exec(n, &l.cwd) < 0) {
+		proc_send(status_fd, SBX_PROC_FAILED, 0, ST_REQUEST, EINVAL);
+	} else if (!slot || find_exec(req_msg.h.id)) {
+		proc_send(status_fd, SBX_PROC_FAILED, 0, ST_FORK, slot ? EEXIST : EAGAIN);
+	} else if ((pid = launch(&l)) < 0) {
+		proc_send(status_fd, SBX_PROC_FAILED, 0, launch_failed.step, launch_failed.err);
+	} else {
+		proc_send(status_fd, SBX_PROC_STARTED, pid, 0, 0);
+		*slot = (struct exec_slot){ pid, req_msg.h.id, status_fd };
+		return;
+	}
+	close(status_fd);
+}
+
+/* Read and serve one request.  0 when the channel is closed. */
+static int serve_one(int ctl)
+{
+	union { struct cmsghdr h; char buf[CMSG_SPACE(4 * sizeof(int))]; } u;
+	struct iovec iov = { req_msg.buf, sizeof(req_msg.buf) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	int fds[4] = { -1, -1, -1, -1 }, stdio[3] = { -1, -1, -1 }, nfds = 0, k = 1;
+	struct cmsghdr *h;
+	ssize_t n;
+
+	n = recvmsg(ctl, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : 0;
+	for (h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (nfds < 4)
+				fds[nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((size_t)n >= sizeof(req_msg.h) && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		if (req_msg.h.op == SBX_CTL_SIGNAL && nfds == 0) {
+			struct exec_slot *s = find_exec(req_msg.h.id);
+
+			if (s && req_msg.h.sig > 0 && req_msg.h.sig < NSIG)
+				kill(-s->pid, req_msg.h.sig);
+			return 1;
+		}
+		for (int i = 0; i < 3; i++)
+			if (req_msg.h.fds & (1u << i))
+				stdio[i] = k < nfds ? fds[k++] : -2;
+		if (req_msg.h.op == SBX_CTL_EXEC && nfds >= 1 && k == nfds &&
+		    stdio[0] != -2 && stdio[1] != -2 && stdio[2] != -2) {
+			do_exec(fds[0], stdio, (size_t)n);
+			fds[0] = -1;    /* kept in execs[], or closed */
+		}
+	}
+	/* A malformed request: nothing starts; whoever waits on its status
+	 * socket sees it close. */
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return 1;
+}
+
+/* With an exec channel: wait for exits and requests until the payload
+ * exits (or, without one, until the gateway closes the channel). */
+static void __attribute__((noreturn)) serve(struct child_args *a, int sfd)
+{
+	int ctl = a->report;
+
+	for (;;) {
+		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { ctl, POLLIN, 0 } };
+
+		if (poll(pf, ctl >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(125);
+		}
+		if (pf[0].revents)
+			reap(sfd);
+		if (ctl >= 0 && pf[1].revents && !serve_one(ctl)) {
+			if (!init_payload)
+				_exit(0);       /* hold: the channel's end is the sandbox's */
+			close(ctl);
+			ctl = -1;
+		}
+	}
 }
 
 static void set_limits(struct child_args *a)
 {
+	const struct sbx_config *c = a->c;
 	struct rlimit core = { 0, 0 }, files = { 4096, 4096 },
 		      fsize = { 1ull << 30, 1ull << 30 };
 
@@ -519,84 +904,122 @@ static void set_limits(struct child_args *a)
 	CHECK(setrlimit(RLIMIT_FSIZE, &fsize), ST_RLIMIT);
 	/* Per host uid: a named slot's uid is shared by all its sandboxes,
 	 * whose pids cgroups bound each one instead. */
-	if (a->c->pids_max && !a->c->named_slot) {
-		struct rlimit np = { a->c->pids_max, a->c->pids_max };
+	if (c->pids_max && !c->named_slot) {
+		struct rlimit np = { c->pids_max, c->pids_max };
 
 		CHECK(setrlimit(RLIMIT_NPROC, &np), ST_RLIMIT);
 	}
 }
 
-static void __attribute__((noreturn)) run_payload(struct child_args *a)
+/* What every process in the sandbox inherits from init, done once here
+ * rather than in each launch: a launch then costs a vfork and a dozen
+ * syscalls, and init itself, which holds the channel, runs confined.
+ * Init keeps its effective capabilities (a launch needs CAP_SETUID and
+ * CAP_SETGID to reach uid 1000, and init must signal anything inside);
+ * nothing it starts can regain one. */
+static void confine_init(struct child_args *a)
 {
-	const struct sbx_config *c = a->c;
+	int rc;
 
-	/* A session of its own: a TIOCSTI into our terminal needs a
-	 * controlling tty it no longer has (seccomp refuses it too). */
-	setsid();
-	drop_privileges(a);
+	/* The bounding set (it needs CAP_SETPCAP, which we still have), so
+	 * that no exec can ever regain a capability.  Numbers past the
+	 * kernel's last capability answer EINVAL, and so do all after them. */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno != EINVAL || cap == 0)
+			die(a->report, ST_CAPS);
+		break;
+	}
+	CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), ST_CAPS);
+	/* uid 0 inside must never mean capabilities again (setuid binaries,
+	 * file capabilities), leaving uid 0 must drop them (no KEEP_CAPS),
+	 * and nothing may undo that. */
+	CHECK(prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+		    SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+		    SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED, 0, 0, 0), ST_SECBITS);
 	set_limits(a);
-	CHECK(chdir(c->cwd ? c->cwd : "/workspace"), ST_CHDIR);
-	/* seccomp last: everything above needed syscalls it refuses. */
-	if (c->filter)
-		CHECK(sbx_filter_install(c->filter), ST_SECCOMP);
-	environ = (char **)(uintptr_t)c->envp;
-	execvp(c->argv[0], c->argv);
-	die(a->report, ST_EXEC);
-}
-
-static volatile pid_t init_payload;
-
-/* The gateway's SIGTERM (a graceful stop) reaches init, which the kernel
- * shields from signals it has no handler for: pass it on to the payload's
- * whole process group. */
-static void forward_signal(int sig)
-{
-	if (init_payload > 0)
-		kill(-init_payload, sig);
+	/* seccomp last, and once: loading a filter into the kernel costs
+	 * 0.3-0.8 ms here, inheriting it nothing.  What init and a launch
+	 * still call after this (poll, recvmsg, vfork, wait4, kill, set*id,
+	 * capset, close_range, execve...) is on the allowlist;
+	 * tests/unit/test_sandbox_exec.c runs it all under the filter. */
+	if (a->c->filter && (rc = sbx_filter_install(a->c->filter)) < 0) {
+		errno = -rc;
+		die(a->report, ST_SECCOMP);
+	}
 }
 
 /* PID 1: start the payload, reap everything, leave with its status.  When
  * PID 1 exits the kernel kills the rest of the namespace. */
 static void __attribute__((noreturn)) be_init(struct child_args *a)
 {
-	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	const struct sbx_config *c = a->c;
+	struct launch first = { c->argv, c->envp, c->cwd, { 0, 1, 2 } };
+	struct report ready = { ST_READY, 0 };
 	struct sigaction sa;
-	pid_t payload, pid;
-	int status = 0;
+	sigset_t chld;
+	int status = 0, sfd = -1;
+	pid_t pid;
 
-	payload = fork();
-	if (payload < 0)
-		die(a->report, ST_FORK);
-	if (payload == 0)
-		run_payload(a);
-	init_payload = payload;
+	/* Init's memory is a copy of the gateway's, and its fds include the
+	 * channel: nothing it starts may read them through /proc. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* The gateway's handlers and ignored signals stay out: they would run
+	 * gateway code here, and an ignored SIGPIPE would pass to payloads.
+	 * The raw call, because glibc refuses to touch its own two real-time
+	 * signals, which a parent may have left ignored too. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k;
+
+		memset(&k, 0, sizeof(k));       /* SIG_DFL */
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward_signal;
 	sa.sa_flags = SA_RESTART;
 	for (size_t i = 0; i < MG_ARRAY_LEN(forwarded); i++)
 		sigaction(forwarded[i], &sa, NULL);
-	close(a->report);       /* EOF for the gateway once the payload execs */
-	/* Init shares its uid with nothing else, but its memory and fds must
-	 * not be readable through /proc by anything it starts. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (c->exec_channel) {
+		/* Exits arrive as readable data next to the channel's requests. */
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &chld, NULL);
+		sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+		CHECK(sfd, ST_INIT);
+	}
+	confine_init(a);
+	if (c->argv) {
+		pid = launch(&first);
+		if (pid < 0) {
+			errno = launch_failed.err;
+			die(a->report, launch_failed.step);
+		}
+		init_payload = pid;
+	}
+	if (c->exec_channel) {
+		CHECK(write(a->report, &ready, sizeof(ready)), ST_READY);
+		serve(a, sfd);
+	}
+	close(a->report);       /* EOF for the gateway: the payload runs */
 	for (;;) {
 		pid = waitpid(-1, &status, 0);
 		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid < 0)
 			_exit(125);
-		if (pid == payload)
-			break;
+		if (pid == init_payload)
+			exit_like(status);
 	}
-	if (WIFSIGNALED(status))
-		_exit(128 + WTERMSIG(status));
-	_exit(WEXITSTATUS(status));
 }
 
 static int child_main(struct child_args *a)
 {
 	const struct sbx_config *c = a->c;
 	struct pollfd pf = { a->alive, 0, 0 };
+	int stdio[3] = { c->argv ? c->fd_in : -1, c->argv ? c->fd_out : -1,
+			 c->argv ? c->fd_err : -1 };
 	char go;
 
 	if (read(a->sync, &go, 1) != 1)
@@ -605,9 +1028,9 @@ static int child_main(struct child_args *a)
 	CHECK(open_bind_sources(a), ST_BIND);
 	/* Root's supplementary groups (maybe gid 0) survive a user namespace
 	 * unless dropped: a payload could read root-group files. */
-	CHECK(setgroups(0, NULL), ST_GROUPS);
-	CHECK(setresgid(0, 0, 0), ST_ROOTID);
-	CHECK(setresuid(0, 0, 0), ST_ROOTID);
+	CHECK(syscall(SYS_setgroups, 0, NULL), ST_GROUPS);
+	CHECK(syscall(SYS_setresgid, 0, 0, 0), ST_ROOTID);
+	CHECK(syscall(SYS_setresuid, 0, 0, 0), ST_ROOTID);
 	/* Die with the gateway.  After the id changes, which clear it; the
 	 * poll catches a gateway that died before the prctl. */
 	CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), ST_DEATHSIG);
@@ -622,10 +1045,10 @@ static int child_main(struct child_args *a)
 	if (c->egress_port)
 		CHECK(send_egress_listener(a), ST_EGRESS_LISTEN);
 	enter_root(a);
-	dup2(c->fd_in, 0);
-	dup2(c->fd_out, 1);
-	dup2(c->fd_err, 2);
-	/* Nothing of the gateway's stays open in here but the report pipe. */
+	/* Init's own 0, 1, 2 are the payload's (or /dev/null): whatever the
+	 * channel brings later lands above them. */
+	CHECK(place_stdio(stdio), ST_STDIO);
+	/* Nothing of the gateway's stays open in here but the report socket. */
 	if (a->report > 3)
 		syscall(SYS_close_range, 3u, (unsigned)a->report - 1, 0u);
 	syscall(SYS_close_range, (unsigned)a->report + 1, ~0u, 0u);
@@ -832,6 +1255,9 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 	out->pidfd = -1;
 	out->alive_fd = -1;
 	out->egress_fd = -1;
+	out->ctl_fd = -1;
+	if (!c->argv && !c->exec_channel)
+		return mg_err_set(err, -EINVAL, "the sandbox needs a command or an exec channel");
 	if (geteuid() != 0)
 		return mg_err_set(err, -EPERM, "the sandbox needs root (to map ids and set cgroups)");
 	if ((rc = mg_mkdir_p(ROOT_DIR, 0755)))
@@ -869,20 +1295,26 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 		rc = mg_err_set(err, -errno, "cannot release the sandbox: %s", strerror(errno));
 		goto kill;
 	}
-	/* EOF: the payload is exec'd.  A report: which step failed and why
-	 * (or the egress listener, passed along). */
+	/* Without a channel, EOF: the payload is exec'd.  With one, "ready"
+	 * (the payload, if any, is exec'd) and the socket stays as the
+	 * channel.  A report: which step failed and why (or the egress
+	 * listener, passed along). */
 	while ((n = read_report(report[0], &rep, &out->egress_fd)) == (ssize_t)sizeof(rep) &&
 	       rep.step == ST_EGRESS_FD)
 		;
-	if (n == (ssize_t)sizeof(rep)) {
-		const char *step = rep.step >= 0 && (size_t)rep.step < MG_ARRAY_LEN(step_names)
-			? step_names[rep.step] : "set up";
-
+	if (n == (ssize_t)sizeof(rep) && rep.step == ST_READY && c->exec_channel) {
+		out->ctl_fd = report[0];
+		report[0] = -1;
+	} else if (n == (ssize_t)sizeof(rep)) {
 		rc = mg_err_set(err, -rep.err, rep.step == ST_EXEC ? "cannot run '%s': %s"
-				: "sandbox: cannot %s: %s", rep.step == ST_EXEC ? c->argv[0] : step,
+				: "sandbox: cannot %s: %s",
+				rep.step == ST_EXEC ? c->argv[0] : sbx_step_name(rep.step),
 				strerror(rep.err));
 		waitpid(out->pid, NULL, 0);
 		goto release;
+	} else if (c->exec_channel) {
+		rc = mg_err_set(err, -EIO, "sandbox: init ended before it was ready");
+		goto kill;
 	}
 	/* The gateway keeps the write end of "alive": the sandbox sees it
 	 * close if the gateway dies even before PDEATHSIG was set. */
@@ -981,6 +1413,9 @@ void sbx_release(struct sbx_child *ch, struct sbx_usage *u)
 	if (ch->egress_fd >= 0)
 		close(ch->egress_fd);
 	ch->egress_fd = -1;
+	if (ch->ctl_fd >= 0)
+		close(ch->ctl_fd);
+	ch->ctl_fd = -1;
 	if (ch->pidfd >= 0)
 		close(ch->pidfd);
 	ch->pidfd = -1;
