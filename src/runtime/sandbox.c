@@ -157,7 +157,13 @@ struct child_args {
 	int sync;                       /* read end: "go" from the parent */
 	int report;                     /* write end, CLOEXEC: failures, then the exec channel */
 	int alive;                      /* read end: HUP when the gateway is gone */
+	bool rootless;                  /* the gateway is not root: see sbx_spawn */
 };
+
+/* Set in the child (its own copy of memory): read by drop_privileges in
+ * every process init starts. */
+static bool child_rootless;
+static bool warned_rootless;    /* the gateway's: said once */
 
 static size_t count(char *const *v)
 {
@@ -521,6 +527,14 @@ static void build_root(struct child_args *a)
 	/* The host's mounts must not see ours, nor ours theirs, and
 	 * pivot_root refuses a shared root. */
 	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ST_PRIVATE);
+	/* Without root the host may have no ROOT_DIR to mount on: a tmpfs
+	 * over /run (in this mount namespace only) gives one. */
+	if (access(ROOT_DIR, F_OK) < 0) {
+		CHECK(mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k"),
+		      ST_ROOT);
+		CHECK(mkdir("/run/mcpguard", 0755), ST_ROOT);
+		CHECK(mkdir(ROOT_DIR, 0755), ST_ROOT);
+	}
 	CHECK(mount("tmpfs", ROOT_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m"),
 	      ST_ROOT);
 	for (size_t i = 0; i < MG_ARRAY_LEN(links); i++)
@@ -615,7 +629,8 @@ static void drop_privileges(void)
 
 	/* With SECBIT_KEEP_CAPS off and locked, leaving uid 0 empties the
 	 * permitted and effective sets. */
-	LCHECK(syscall(SYS_setgroups, 1, &g), ST_SETUID);
+	if (!child_rootless)    /* else refused: setgroups is "deny" */
+		LCHECK(syscall(SYS_setgroups, 1, &g), ST_SETUID);
 	LCHECK(syscall(SYS_setresgid, SBX_UID, SBX_UID, SBX_UID), ST_SETUID);
 	LCHECK(syscall(SYS_setresuid, SBX_UID, SBX_UID, SBX_UID), ST_SETUID);
 	memset(data, 0, sizeof(data));
@@ -904,7 +919,7 @@ static void set_limits(struct child_args *a)
 	CHECK(setrlimit(RLIMIT_FSIZE, &fsize), ST_RLIMIT);
 	/* Per host uid: a named slot's uid is shared by all its sandboxes,
 	 * whose pids cgroups bound each one instead. */
-	if (c->pids_max && !c->named_slot) {
+	if (c->pids_max && !c->named_slot && !a->rootless) {
 		struct rlimit np = { c->pids_max, c->pids_max };
 
 		CHECK(setrlimit(RLIMIT_NPROC, &np), ST_RLIMIT);
@@ -1026,11 +1041,17 @@ static int child_main(struct child_args *a)
 		die(a->report, ST_GO);  /* the gateway died before letting us go */
 	close(a->sync);
 	CHECK(open_bind_sources(a), ST_BIND);
+	child_rootless = a->rootless;
 	/* Root's supplementary groups (maybe gid 0) survive a user namespace
-	 * unless dropped: a payload could read root-group files. */
-	CHECK(syscall(SYS_setgroups, 0, NULL), ST_GROUPS);
-	CHECK(syscall(SYS_setresgid, 0, 0, 0), ST_ROOTID);
-	CHECK(syscall(SYS_setresuid, 0, 0, 0), ST_ROOTID);
+	 * unless dropped: a payload could read root-group files.  Without
+	 * root only the user's own ids are mapped: it stays uid 1000 inside,
+	 * with every capability in its namespaces until the payload drops
+	 * them (capset), and its groups cannot be changed ("deny"). */
+	if (!a->rootless) {
+		CHECK(syscall(SYS_setgroups, 0, NULL), ST_GROUPS);
+		CHECK(syscall(SYS_setresgid, 0, 0, 0), ST_ROOTID);
+		CHECK(syscall(SYS_setresuid, 0, 0, 0), ST_ROOTID);
+	}
 	/* Die with the gateway.  After the id changes, which clear it; the
 	 * poll catches a gateway that died before the prctl. */
 	CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), ST_DEATHSIG);
@@ -1069,16 +1090,27 @@ static int write_text(const char *path, const char *text)
 	return rc;
 }
 
-static int map_ids(pid_t pid, unsigned slot, struct mg_err *err)
+static int map_ids(pid_t pid, unsigned slot, bool rootless, struct mg_err *err)
 {
 	char path[64], map[64];
 	int rc;
 
-	/* Never host uid 0: inside, root owns nothing of the host's. */
-	snprintf(map, sizeof(map), "0 %u %u\n", UID_BASE + slot * UID_RANGE, UID_RANGE);
+	/* Never host uid 0: inside, root owns nothing of the host's.
+	 * Without root, only the gateway user's own ids can be mapped: they
+	 * are uid and gid 1000 inside, and setgroups is refused for good. */
+	if (rootless) {
+		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+		if ((rc = write_text(path, "deny")))
+			return mg_err_set(err, rc, "cannot deny setgroups: %s", strerror(-rc));
+		snprintf(map, sizeof(map), "%u %u 1\n", SBX_UID, (unsigned)geteuid());
+	} else {
+		snprintf(map, sizeof(map), "0 %u %u\n", UID_BASE + slot * UID_RANGE, UID_RANGE);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
 	if ((rc = write_text(path, map)))
 		return mg_err_set(err, rc, "cannot write uid_map: %s", strerror(-rc));
+	if (rootless)
+		snprintf(map, sizeof(map), "%u %u 1\n", SBX_UID, (unsigned)getegid());
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
 	if ((rc = write_text(path, map)))
 		return mg_err_set(err, rc, "cannot write gid_map: %s", strerror(-rc));
@@ -1258,9 +1290,14 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 	out->ctl_fd = -1;
 	if (!c->argv && !c->exec_channel)
 		return mg_err_set(err, -EINVAL, "the sandbox needs a command or an exec channel");
-	if (geteuid() != 0)
-		return mg_err_set(err, -EPERM, "the sandbox needs root (to map ids and set cgroups)");
-	if ((rc = mg_mkdir_p(ROOT_DIR, 0755)))
+	/* Without root: the user's own ids only, and no cgroup limits. */
+	a.rootless = geteuid() != 0;
+	if (a.rootless && (c->memory_bytes || c->pids_max || c->cpus) && !warned_rootless) {
+		warned_rootless = true;
+		mg_warn("not root: sandboxes run with your own ids and without cgroup limits "
+			"(memory, pids, cpus are not enforced); run as root to enforce them");
+	}
+	if (!a.rootless && (rc = mg_mkdir_p(ROOT_DIR, 0755)))
 		return mg_err_set(err, rc, "cannot create %s: %s", ROOT_DIR, strerror(-rc));
 	if (count(c->ro_binds) + count(c->rw_binds) + 1 > MAX_BINDS)
 		return mg_err_set(err, -E2BIG, "too many binds (at most %d)", MAX_BINDS - 1);
@@ -1289,7 +1326,8 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 	}
 	close(report[1]);
 	report[1] = -1;
-	if ((rc = map_ids(out->pid, out->slot, err)) || (rc = attach_cgroups(c, out, err)))
+	if ((rc = map_ids(out->pid, out->slot, a.rootless, err)) ||
+	    (!a.rootless && (rc = attach_cgroups(c, out, err))))
 		goto kill;
 	if (write(sync[1], "g", 1) != 1) {
 		rc = mg_err_set(err, -errno, "cannot release the sandbox: %s", strerror(errno));

@@ -167,6 +167,34 @@ describe('egress (allowHosts)', () => {
   });
 });
 
+describe('without root', () => {
+  it('a gateway run by an ordinary user sandboxes its servers with that user\'s ids', async () => {
+    const dir = tempDir();
+    const ws = path.join(dir, 'ws');
+    fs.mkdirSync(ws);
+    fs.chownSync(ws, 65534, 65534);
+    fs.chmodSync(dir, 0o755);
+    const catalog = writeCatalog(dir, {
+      fixture: { command: [fixtureBin], env: [{ name: 'WHERE', value: 'rootless' }] },
+    });
+    // The sanitizer build, run as nobody by setpriv.
+    const { client, transport } = await connect(['--reuid', '65534', '--regid', '65534',
+      '--clear-groups', gatewayBin, 'gateway', 'run', '--catalog', catalog, '--no-cache',
+      '--workspace-dir', ws, '--audit-log', path.join(ws, 'audit.jsonl')],
+    { bin: '/usr/bin/setpriv', env: { HOME: ws } });
+    const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
+    assert.equal(who.split('/')[0], '2', 'pid 2 of a PID namespace of its own');
+    const [pid] = serverPids(fixtureBin);
+    assert.equal(hostUid(pid), 65534, 'the user\'s own uid on the host, never root');
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.match(status, /^CapEff:\s+0+$/m);
+    assert.match(status, /^Seccomp:\s+2$/m);
+    assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'));
+    assert.match(transport.stderr, /not root: sandboxes run with your own ids and without cgroup limits/);
+    await finish(null, transport, assert);
+  });
+});
+
 describe('limits and lifetime', () => {
   it('a server over its memory limit is killed inside its sandbox, and the error says so', async () => {
     const dir = tempDir();
