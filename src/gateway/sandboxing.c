@@ -18,13 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/str.h"
 #include "gateway/internal.h"
-#include "audit/audit.h"
 #include "runtime/binds.h"
 #include "runtime/egress.h"
 #include "runtime/npm.h"
@@ -252,6 +252,9 @@ static char **sandbox_env(const struct gw_sandbox *sb, char **env)
 
 		for (size_t k = 0; k < MG_ARRAY_LEN(own); k++)
 			replaced = replaced || !strncmp(env[i], own[k], strcspn(own[k], "=") + 1);
+		for (size_t k = 0; sb->egress && k < MG_ARRAY_LEN(proxy); k++)
+			replaced = replaced || (mg_starts_with(env[i], proxy[k]) &&
+						env[i][strlen(proxy[k])] == '=');
 		if (!replaced)
 			out = mg_strv_push(out, env[i]);
 	}
