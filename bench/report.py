@@ -248,7 +248,7 @@ if sbx:
     h50 = sbx["host"]["p50_ms"] if "host" in sbx else None
     show("Sandbox: creation (until the first /bin/true exited) and exec in a running sandbox, "
          "interleaved, unpinned (ms)")
-    show(f"{'variant':<18}{'group':<8}{'n':>5}{'p50':>9}{'p90':>9}{'p99':>9}{'min':>9}"
+    show(f"{'variant':<21}{'group':<8}{'n':>5}{'p50':>9}{'p90':>9}{'p99':>9}{'min':>9}"
          f"{'x bwrap':>9}{'x host':>8}")
     both()
     both(f"Sandbox ({smeta.get('sbx.bwrap', 'bwrap ?')}, {smeta.get('sbx.util_linux', '')}; "
@@ -260,7 +260,7 @@ if sbx:
         r = sbx[k]
         xb = r["p50_ms"] / b50 if b50 else None
         xh = r["p50_ms"] / h50 if h50 else None
-        show(f"{k:<18}{SBX[k][0]:<8}{r['n']:>5}{f(r['p50_ms'], 2):>9}{f(r['p90_ms'], 2):>9}"
+        show(f"{k:<21}{SBX[k][0]:<8}{r['n']:>5}{f(r['p50_ms'], 2):>9}{f(r['p90_ms'], 2):>9}"
              f"{f(r['p99_ms'], 2):>9}{f(r['min_ms'], 2):>9}{f(xb, 2):>9}{f(xh, 2):>8}")
         name = f"**{k}**" if k.startswith("mcpguard") else k
         both(f"| {name} | {SBX[k][1]} | {r['n']} | {f(r['p50_ms'], 2)} | {f(r['p90_ms'], 2)} | "

@@ -690,7 +690,7 @@ int main(int argc, char **argv)
 		host50 = pct(find("host")->ms, find("host")->n, 50);
 	if (find("bwrap"))
 		bwrap50 = pct(find("bwrap")->ms, find("bwrap")->n, 50);
-	fprintf(stderr, "%-18s %-7s %5s %8s %8s %8s %8s %8s %8s %8s\n", "variant", "group", "n",
+	fprintf(stderr, "%-20s %-7s %5s %8s %8s %8s %8s %8s %8s %8s\n", "variant", "group", "n",
 		"min", "p50", "p90", "p99", "mean", "x bwrap", "x host");
 	for (size_t i = 0; i < NV; i++) {
 		struct variant *v = &variants[i];
@@ -701,7 +701,7 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < v->n; k++)
 			sum += v->ms[k];
 		p50 = pct(v->ms, v->n, 50);
-		fprintf(stderr, "%-18s %-7s %5zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %8.2f\n",
+		fprintf(stderr, "%-20s %-7s %5zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %8.2f\n",
 			v->label, v->group, v->n, v->ms[0], p50, pct(v->ms, v->n, 90),
 			pct(v->ms, v->n, 99), sum / (double)v->n, ratio(p50, bwrap50),
 			ratio(p50, host50));
