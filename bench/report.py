@@ -211,6 +211,13 @@ if st:
 # ---- sandbox (bench/sandbox.sh) ---------------------------------------------------
 SBX = {
     "host": ("floor", "fork+exec of /bin/true on the host (posix_spawn + waitpid)"),
+    "host-vfork": ("floor", "vfork + _exit + waitpid on the host: process creation alone"),
+    "host-vfork-exec": ("floor", "vfork, stdio, execve /bin/true, waitpid: how init starts a "
+                        "process, without hardening"),
+    "host-prespawned": ("floor", "/bin/true exec'd by a process made ahead of time (clone "
+                        "CLONE_VM, stdio placed, waiting on a pipe): wake-up, exec, exit"),
+    "host-prefork": ("floor", "the same with an own address space (fork): its exec tears the "
+                     "copy down"),
     "mcpguard": ("create", "sbx_spawn: 7 namespaces, own uid range, private root, curated /etc, "
                  "/dev, masked /proc, caps dropped, uid 1000, no_new_privs, rlimits, seccomp; "
                  "until /bin/true exited"),
@@ -221,6 +228,8 @@ SBX = {
                 "(namespaces only)"),
     "mcpguard-exec": ("exec", "sbx_exec into a running sandbox, the payload's full hardening, "
                       "until exited"),
+    "mcpguard-exec-noent": ("exec", "sbx_exec of a missing program: round trip to init, vfork, "
+                            "full hardening under seccomp, failing execve, report"),
     "nsenter-unshare": ("exec", "nsenter -U -m -p -n -i -u into a running unshare sandbox "
                         "(no hardening)"),
     "nsenter-bwrap": ("exec", "nsenter -U -m -p -n -i -u -r -w into a running bwrap sandbox "
@@ -239,7 +248,7 @@ if sbx:
     h50 = sbx["host"]["p50_ms"] if "host" in sbx else None
     show("Sandbox: creation (until the first /bin/true exited) and exec in a running sandbox, "
          "interleaved, unpinned (ms)")
-    show(f"{'variant':<18}{'group':<8}{'n':>5}{'p50':>9}{'p90':>9}{'p99':>9}{'min':>9}"
+    show(f"{'variant':<21}{'group':<8}{'n':>5}{'p50':>9}{'p90':>9}{'p99':>9}{'min':>9}"
          f"{'x bwrap':>9}{'x host':>8}")
     both()
     both(f"Sandbox ({smeta.get('sbx.bwrap', 'bwrap ?')}, {smeta.get('sbx.util_linux', '')}; "
@@ -251,7 +260,7 @@ if sbx:
         r = sbx[k]
         xb = r["p50_ms"] / b50 if b50 else None
         xh = r["p50_ms"] / h50 if h50 else None
-        show(f"{k:<18}{SBX[k][0]:<8}{r['n']:>5}{f(r['p50_ms'], 2):>9}{f(r['p90_ms'], 2):>9}"
+        show(f"{k:<21}{SBX[k][0]:<8}{r['n']:>5}{f(r['p50_ms'], 2):>9}{f(r['p90_ms'], 2):>9}"
              f"{f(r['p99_ms'], 2):>9}{f(r['min_ms'], 2):>9}{f(xb, 2):>9}{f(xh, 2):>8}")
         name = f"**{k}**" if k.startswith("mcpguard") else k
         both(f"| {name} | {SBX[k][1]} | {r['n']} | {f(r['p50_ms'], 2)} | {f(r['p90_ms'], 2)} | "
@@ -264,6 +273,11 @@ if sbx:
              f"exec p50 {f(e50, 2)} ms (target < 1.5 ms: "
              f"{'met' if e50 is not None and e50 < 1.5 else 'NOT met'}; the host's own fork+exec "
              f"{f(h50, 2)} ms, so {f(e50 - h50 if e50 is not None and h50 else None, 2)} ms added)")
+        if "host-vfork-exec" in sbx and "host-prespawned" in sbx:
+            v50 = sbx["host-vfork-exec"]["p50_ms"]
+            z50 = sbx["host-prespawned"]["p50_ms"]
+            show(f"process made ahead of time (host-prespawned) {f(z50, 2)} ms vs vfork at the "
+                 f"request (host-vfork-exec) {f(v50, 2)} ms: {f(z50 - v50, 2)} ms")
     show()
 
 # ---- callgrind ---------------------------------------------------------------------

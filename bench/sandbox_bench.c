@@ -28,8 +28,20 @@
  *   nsenter-unshare    nsenter -t PID -U -m -p -n -i -u
  *                      --preserve-credentials into a running unshare sandbox
  *   nsenter-bwrap      the same (plus -r -w) into a running bwrap sandbox
- * Floor:
+ * Floor, and what taking process creation off the path could buy:
  *   host               posix_spawn + waitpid of /bin/true on the host
+ *   host-vfork         vfork + _exit + waitpid: process creation alone
+ *   host-vfork-exec    vfork, stdio placed, execve /bin/true, waitpid: how
+ *                      the sandbox's init starts a process, without hardening
+ *   host-prespawned    /bin/true exec'd by a process created ahead of time
+ *                      (clone(CLONE_VM), stdio placed, blocked on a pipe;
+ *                      a "zygote"): only the wake-up, exec and exit timed
+ *   host-prefork       the same with an own address space (fork): its exec
+ *                      also tears down the copy
+ *   mcpguard-exec-noent  sbx_exec of a program that does not exist: the
+ *                      round trip to init, vfork, the full hardening under
+ *                      seccomp, a failing execve and the report, i.e. all
+ *                      mcpguard adds to an exec, without the program
  *
  * Output: one JSON line per variant on stdout (label, group, n, min, p50,
  * p90, p99, mean, in ms), a table on stderr.  Exit status 1 only when a
@@ -38,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -78,12 +91,15 @@ struct variant {
 	const char *group;              /* create, exec, floor */
 	const char *tool;               /* a peer's binary, checked before the run */
 	run_fn setup, run, teardown;
+	run_fn prepare;                 /* before each run, not timed */
 	bool on, broken;
 	double *ms;
 	size_t n;
 	/* state of the running sandbox for exec variants */
 	struct sbx_child sb;
 	pid_t outer;                    /* the tool that holds a peer sandbox */
+	pid_t zygote;                   /* host-pre*: the waiting process */
+	int go;                         /* host-pre*: write end of its pipe */
 	char target[16];                /* its pid, for nsenter -t */
 };
 
@@ -152,6 +168,106 @@ static int run_host(struct variant *v)
 	static char *const argv[] = { TRUE_BIN, NULL };
 
 	return run_argv(argv, false);
+}
+
+static int run_host_vfork(struct variant *v)
+{
+	pid_t pid;
+
+	(void)v;
+	pid = vfork();
+	if (pid == 0)
+		_exit(0);
+	return pid < 0 ? -1 : wait_ok(pid, "vfork");
+}
+
+static int run_host_vfork_exec(struct variant *v)
+{
+	static char *const argv[] = { TRUE_BIN, NULL };
+	pid_t pid;
+
+	(void)v;
+	pid = vfork();
+	if (pid == 0) {
+		for (int fd = 0; fd < 3; fd++)
+			dup2(g_null, fd);
+		execve(argv[0], argv, g_env);
+		_exit(127);
+	}
+	return pid < 0 ? -1 : wait_ok(pid, "vfork+exec");
+}
+
+/* A process made ahead of time that execs /bin/true when told to. */
+static int zygote_go = -1, zygote_ready = -1;
+
+static int zygote_main(void *arg)
+{
+	static char *const argv[] = { TRUE_BIN, NULL };
+	char c;
+
+	(void)arg;
+	for (int fd = 0; fd < 3; fd++)
+		dup2(g_null, fd);
+	if (write(zygote_ready, "r", 1) != 1 || read(zygote_go, &c, 1) != 1)
+		_exit(126);
+	execve(argv[0], argv, g_env);
+	_exit(127);
+}
+
+static int prepare_zygote(struct variant *v, bool own_mm)
+{
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	int go[2], ready[2];
+	char c;
+
+	if (pipe2(go, O_CLOEXEC))
+		return -1;
+	if (pipe2(ready, O_CLOEXEC)) {
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	zygote_go = go[0];
+	zygote_ready = ready[1];
+	if (own_mm) {
+		v->zygote = fork();
+		if (v->zygote == 0)
+			_exit(zygote_main(NULL));
+	} else {
+		v->zygote = clone(zygote_main, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL);
+	}
+	close(go[0]);
+	close(ready[1]);
+	v->go = go[1];
+	/* Timed from here on: it is created and waiting. */
+	if (v->zygote < 0 || read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		return -1;
+	}
+	close(ready[0]);
+	return 0;
+}
+
+static int prepare_prespawned(struct variant *v)
+{
+	return prepare_zygote(v, false);
+}
+
+static int prepare_prefork(struct variant *v)
+{
+	return prepare_zygote(v, true);
+}
+
+static int run_zygote(struct variant *v)
+{
+	int rc = write(v->go, "g", 1) == 1 ? 0 : -1;
+
+	close(v->go);
+	v->go = -1;
+	if (wait_ok(v->zygote, "zygote"))
+		rc = -1;
+	v->zygote = -1;
+	return rc;
 }
 
 /* ---- creation ---- */
@@ -266,6 +382,22 @@ static int run_mg_exec(struct variant *v)
 	return status == 0 ? 0 : -1;
 }
 
+static int run_mg_exec_noent(struct variant *v)
+{
+	static char *const argv[] = { "/nonexistent/true", NULL };
+	struct sbx_exec req = { .argv = argv, .envp = g_env, .fd_in = g_null,
+				.fd_out = g_null, .fd_err = g_null };
+	struct sbx_proc p;
+	struct mg_err err;
+
+	if (sbx_exec(&v->sb, &req, &p, &err) == -ENOENT)
+		return 0;
+	fprintf(stderr, "sandbox_bench: sbx_exec of a missing program did not fail with "
+		"ENOENT\n");
+	sbx_proc_release(&p);
+	return -1;
+}
+
 static int teardown_mg_exec(struct variant *v)
 {
 	siginfo_t si;
@@ -373,12 +505,19 @@ static int teardown_outer(struct variant *v)
 
 static struct variant variants[] = {
 	{ .label = "host", .group = "floor", .run = run_host },
+	{ .label = "host-vfork", .group = "floor", .run = run_host_vfork },
+	{ .label = "host-vfork-exec", .group = "floor", .run = run_host_vfork_exec },
+	{ .label = "host-prespawned", .group = "floor", .prepare = prepare_prespawned,
+	  .run = run_zygote },
+	{ .label = "host-prefork", .group = "floor", .prepare = prepare_prefork, .run = run_zygote },
 	{ .label = "mcpguard", .group = "create", .run = run_mg },
 	{ .label = "mcpguard-cgroups", .group = "create", .run = run_mg_cg },
 	{ .label = "bwrap", .group = "create", .tool = "/usr/bin/bwrap", .run = run_bwrap },
 	{ .label = "unshare", .group = "create", .tool = "/usr/bin/unshare", .run = run_unshare },
 	{ .label = "mcpguard-exec", .group = "exec", .setup = setup_mg_exec, .run = run_mg_exec,
 	  .teardown = teardown_mg_exec },
+	{ .label = "mcpguard-exec-noent", .group = "exec", .setup = setup_mg_exec,
+	  .run = run_mg_exec_noent, .teardown = teardown_mg_exec },
 	{ .label = "nsenter-unshare", .group = "exec", .tool = "/usr/bin/nsenter", .setup = setup_nsenter_unshare,
 	  .run = run_nsenter_unshare, .teardown = teardown_outer },
 	{ .label = "nsenter-bwrap", .group = "exec", .tool = "/usr/bin/bwrap", .setup = setup_nsenter_bwrap,
@@ -520,6 +659,13 @@ int main(int argc, char **argv)
 
 			if (!v->on || v->broken)
 				continue;
+			if (v->prepare && v->prepare(v)) {
+				fprintf(stderr, "sandbox_bench: %s: cannot prepare round %u\n",
+					v->label, r);
+				v->broken = true;
+				status = 1;
+				continue;
+			}
 			t0 = now_ms();
 			if (v->run(v)) {
 				fprintf(stderr, "sandbox_bench: %s failed in round %u\n", v->label, r);
@@ -544,7 +690,7 @@ int main(int argc, char **argv)
 		host50 = pct(find("host")->ms, find("host")->n, 50);
 	if (find("bwrap"))
 		bwrap50 = pct(find("bwrap")->ms, find("bwrap")->n, 50);
-	fprintf(stderr, "%-18s %-7s %5s %8s %8s %8s %8s %8s %8s %8s\n", "variant", "group", "n",
+	fprintf(stderr, "%-20s %-7s %5s %8s %8s %8s %8s %8s %8s %8s\n", "variant", "group", "n",
 		"min", "p50", "p90", "p99", "mean", "x bwrap", "x host");
 	for (size_t i = 0; i < NV; i++) {
 		struct variant *v = &variants[i];
@@ -555,7 +701,7 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < v->n; k++)
 			sum += v->ms[k];
 		p50 = pct(v->ms, v->n, 50);
-		fprintf(stderr, "%-18s %-7s %5zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %8.2f\n",
+		fprintf(stderr, "%-20s %-7s %5zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %8.2f\n",
 			v->label, v->group, v->n, v->ms[0], p50, pct(v->ms, v->n, 90),
 			pct(v->ms, v->n, 99), sum / (double)v->n, ratio(p50, bwrap50),
 			ratio(p50, host50));
