@@ -66,6 +66,7 @@
 #include "base/mem.h"
 #include "base/str.h"
 #include "runtime/sandbox_ctl.h"
+#include "runtime/sandbox_idmap.h"
 #include "runtime/seccomp.h"
 
 #define ROOT_DIR "/run/mcpguard/sandbox-root"
@@ -154,6 +155,9 @@ struct child_args {
 	 * the gateway's host ids: the sandbox's own ids may not walk to them
 	 * (a 0700 folder on the way).  Bound through /proc/self/fd/N. */
 	int bind_fds[MAX_BINDS + 1];
+	/* The same binds as detached idmapped trees made by the gateway
+	 * (sandbox_idmap.c), or -1 for a plain bind. */
+	int tree_fds[MAX_BINDS + 1];
 	int sync;                       /* read end: "go" from the parent */
 	int report;                     /* write end, CLOEXEC: failures, then the exec channel */
 	int alive;                      /* read end: HUP when the gateway is gone */
@@ -194,6 +198,10 @@ static int open_bind_sources(struct child_args *a)
 			}
 			memcpy(host, spec, len);
 			host[len] = '\0';
+			if (a->tree_fds[n] >= 0) {
+				a->bind_fds[n++] = -1;  /* the tree is its source */
+				continue;
+			}
 			if ((a->bind_fds[n++] = open(host, O_PATH | O_CLOEXEC)) < 0)
 				return -1;
 		}
@@ -306,21 +314,30 @@ static int lock_down(const char *path, bool rw, bool noexec)
 	return rw ? set_attr(path, 0, 0, MOUNT_ATTR_RDONLY) : 0;
 }
 
+/* Mount host src, or the detached tree (an idmapped copy, when >= 0), at
+ * inside (creating the mount point), read-only unless rw. */
+static int bind_tree_in_root(const char *src, int tree, const char *inside, bool rw)
+{
+	char dst[PATH_IN_ROOT];
+	struct stat st;
+
+	if ((tree >= 0 ? fstat(tree, &st) : stat(src, &st)) < 0 || path_in_root(dst, inside))
+		return -1;
+	if (S_ISDIR(st.st_mode) ? mkdir_in_root(inside, 0755) : touch_in_root(inside))
+		return -1;
+	if (tree >= 0 ? syscall(SYS_move_mount, tree, "", AT_FDCWD, dst,
+				MOVE_MOUNT_F_EMPTY_PATH) < 0
+		      : mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -1;
+	return lock_down(dst, rw, false);
+}
+
 /* Bind host src at inside (creating the mount point), read-only unless rw.
  * nosuid and nodev always, on submounts too: a setuid binary or a device
  * node on a bound path must not regain power inside. */
 static int bind_in_root(const char *src, const char *inside, bool rw)
 {
-	char dst[PATH_IN_ROOT];
-	struct stat st;
-
-	if (stat(src, &st) < 0 || path_in_root(dst, inside))
-		return -1;
-	if (S_ISDIR(st.st_mode) ? mkdir_in_root(inside, 0755) : touch_in_root(inside))
-		return -1;
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return -1;
-	return lock_down(dst, rw, false);
+	return bind_tree_in_root(src, -1, inside, rw);
 }
 
 /* "/proc/self/fd/N", without snprintf (not async-signal-safe). */
@@ -339,8 +356,9 @@ static void fd_path(char out[32], int fd)
 	out[sizeof(prefix) - 1 + n] = '\0';
 }
 
-/* "host[:inside]", host opened beforehand as fd (open_bind_sources). */
-static int bind_spec(const char *spec, int fd, bool rw)
+/* "host[:inside]", host opened beforehand as fd (open_bind_sources), or
+ * given as an idmapped tree. */
+static int bind_spec(const char *spec, int fd, int tree, bool rw)
 {
 	char host[PATH_IN_ROOT], src[32];
 	const char *colon = strchr(spec, ':');
@@ -353,7 +371,7 @@ static int bind_spec(const char *spec, int fd, bool rw)
 	memcpy(host, spec, n);
 	host[n] = '\0';
 	fd_path(src, fd);
-	return bind_in_root(src, colon ? colon + 1 : host, rw);
+	return bind_tree_in_root(src, tree, colon ? colon + 1 : host, rw);
 }
 
 static const char etc_passwd[] =
@@ -557,9 +575,10 @@ static void build_root(struct child_args *a)
 	CHECK(build_dev(), ST_DEV);
 	CHECK(build_proc(), ST_PROC);
 	for (size_t i = 0; i < n_ro; i++)
-		CHECK(bind_spec(c->ro_binds[i], a->bind_fds[i], false), ST_BIND);
+		CHECK(bind_spec(c->ro_binds[i], a->bind_fds[i], a->tree_fds[i], false), ST_BIND);
 	for (size_t i = 0; i < n_rw; i++)
-		CHECK(bind_spec(c->rw_binds[i], a->bind_fds[n_ro + i], true), ST_BIND);
+		CHECK(bind_spec(c->rw_binds[i], a->bind_fds[n_ro + i], a->tree_fds[n_ro + i], true),
+		      ST_BIND);
 	CHECK(mkdir(ROOT_DIR "/root", 0700), ST_ROOT);
 }
 
@@ -1303,6 +1322,17 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 		return mg_err_set(err, -E2BIG, "too many binds (at most %d)", MAX_BINDS - 1);
 	if (alloc_slot(c, &out->slot))
 		return mg_err_set(err, -EAGAIN, "too many sandboxes");
+	/* As root, folders of the user's appear as the sandbox user's own. */
+	if (a.rootless) {
+		for (size_t i = 0; i < MG_ARRAY_LEN(a.tree_fds); i++)
+			a.tree_fds[i] = -1;
+	} else if ((rc = sbx_idmap_trees(c, sbx_slot_uid(out->slot),
+					 (gid_t)sbx_slot_uid(out->slot), a.tree_fds,
+					 MG_ARRAY_LEN(a.tree_fds), err))) {
+		if (out->slot < NAMED_SLOTS_FROM)
+			slot_used[out->slot] = 0;
+		return rc;
+	}
 	/* report: a datagram socket, so that the child can hand over an fd. */
 	if (pipe2(sync, O_CLOEXEC) || pipe2(alive, O_CLOEXEC) ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report)) {
@@ -1371,6 +1401,7 @@ fail:
 	if (out->slot < NAMED_SLOTS_FROM)
 		slot_used[out->slot] = 0;
 out:
+	sbx_idmap_close(a.tree_fds, MG_ARRAY_LEN(a.tree_fds));  /* the child has its copies */
 	for (int i = 0; i < 2; i++) {
 		if (sync[i] >= 0)
 			close(sync[i]);

@@ -110,18 +110,25 @@ describe('what a server sees of the host', () => {
     await finish(null, transport, assert);
   });
 
-  it('a writable volume: the filesystem server writes there and nowhere else', async () => {
+  it('a writable volume of a user\'s folder: the server reads and writes it as its own', async () => {
     const dir = tempDir();
     const data = path.join(dir, 'data');
     fs.mkdirSync(data);
-    // The sandbox's ids are not the host user's: the folder must let them write.
-    fs.chmodSync(data, 0o777);
+    fs.writeFileSync(path.join(data, 'private.txt'), 'only for its owner\n');
+    // A folder of another user's, closed to everybody else: the sandbox's
+    // ids are not that user's, yet an idmapped bind shows it as theirs.
+    for (const p of [data, path.join(data, 'private.txt')]) fs.chownSync(p, 4242, 4242);
+    fs.chmodSync(data, 0o700);
+    fs.chmodSync(path.join(data, 'private.txt'), 0o600);
     const catalog = writeCatalog(dir, {
       filesystem: { command: [node, officialServer('filesystem'), '/data'], volumes: [`${data}:/data:rw`] },
     });
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
+    const read = await client.callTool({ name: 'read_text_file', arguments: { path: '/data/private.txt' } });
+    assert.match(text(read), /only for its owner/);
     await client.callTool({ name: 'write_file', arguments: { path: '/data/note.txt', content: 'from the sandbox' } });
     assert.equal(fs.readFileSync(path.join(data, 'note.txt'), 'utf8'), 'from the sandbox');
+    assert.equal(fs.statSync(path.join(data, 'note.txt')).uid, 4242, 'what it writes belongs to the folder\'s owner');
     const listing = await client.callTool({ name: 'list_directory', arguments: { path: '/data' } });
     assert.match(text(listing), /note\.txt/);
     await finish(null, transport, assert);
