@@ -206,7 +206,9 @@ static int open_bind_sources(struct child_args *a)
 				return -1;
 		}
 	}
-	if (c->workspace && (a->bind_fds[n++] = open(c->workspace, O_PATH | O_CLOEXEC)) < 0)
+	if (c->workspace && a->tree_fds[n] >= 0)
+		a->bind_fds[n] = -1;
+	else if (c->workspace && (a->bind_fds[n] = open(c->workspace, O_PATH | O_CLOEXEC)) < 0)
 		return -1;
 	return 0;
 }
@@ -564,7 +566,8 @@ static void build_root(struct child_args *a)
 		char src[32];
 
 		fd_path(src, a->bind_fds[n_ro + n_rw]);
-		CHECK(bind_in_root(src, "/workspace", true), ST_WORKSPACE);
+		CHECK(bind_tree_in_root(src, a->tree_fds[n_ro + n_rw], "/workspace", true),
+		      ST_WORKSPACE);
 	} else {
 		CHECK(mount("tmpfs", ROOT_DIR "/workspace", "tmpfs", MS_NOSUID | MS_NODEV,
 			    "mode=0777,size=256m"), ST_WORKSPACE);

@@ -179,6 +179,21 @@ int sbx_idmap_trees(const struct sbx_config *c, uid_t uid, gid_t gid, int *trees
 			trees[n++] = t;
 		}
 	}
+	/* The workspace last: a folder given with --workdir is the user's;
+	 * one the gateway made for a server is already the sandbox user's. */
+	if (c->workspace && n < max) {
+		struct stat st;
+
+		if (stat(c->workspace, &st) == 0 && st.st_uid != uid) {
+			int t = idmapped_tree(c->workspace, uid, gid, err);
+
+			if (t < -1) {
+				rc = t;
+				goto fail;
+			}
+			trees[n] = t;
+		}
+	}
 	return 0;
 fail:
 	sbx_idmap_close(trees, max);

@@ -14,7 +14,8 @@
 #include "base/err.h"
 #include "runtime/sandbox.h"
 
-/* For each bind of c (ro ones, then rw, as in the config), a detached,
+/* For each bind of c (ro ones, then rw, as in the config, then the
+ * workspace when it is not the sandbox user's already), a detached,
  * idmapped copy of the host tree (open_tree + mount_setattr), or -1 for a
  * plain bind: read-only binds owned by root (programs, packages) stay
  * plain; read-write binds and others' read-only ones are idmapped.  The
