@@ -137,3 +137,15 @@ char *mg_state_dir(void)
 {
 	return xdg_dir("XDG_STATE_HOME", ".local/state");
 }
+
+int mg_write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}

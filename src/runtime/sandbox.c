@@ -36,7 +36,6 @@
  * to every thread) under a lock such a thread may have held. */
 #include "runtime/sandbox.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -65,6 +64,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/str.h"
+#include "runtime/sandbox_cgroup.h"
 #include "runtime/sandbox_ctl.h"
 #include "runtime/sandbox_idmap.h"
 #include "runtime/seccomp.h"
@@ -81,12 +81,10 @@
  * across instances and restarts.  Slots below are one sandbox's each. */
 #define NAMED_SLOTS_FROM 2048u
 #define SBX_UID 1000u                   /* the payload's id inside */
-#define CG_PREFIX "mcpguard-sbx-"
 /* Paths built in the child: ROOT_DIR plus a path inside.  Small on
  * purpose: every stack page the child touches is a copy-on-write fault. */
 #define PATH_IN_ROOT 1024
 
-static const char *const cg_controllers[3] = { "memory", "pids", "cpu" };
 static unsigned char slot_used[SLOTS];
 static unsigned slot_next;
 
@@ -1100,18 +1098,6 @@ static int child_main(struct child_args *a)
 
 /* ---- parent ---- */
 
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 static int map_ids(pid_t pid, unsigned slot, bool rootless, struct mg_err *err)
 {
 	char path[64], map[64];
@@ -1122,104 +1108,20 @@ static int map_ids(pid_t pid, unsigned slot, bool rootless, struct mg_err *err)
 	 * are uid and gid 1000 inside, and setgroups is refused for good. */
 	if (rootless) {
 		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-		if ((rc = write_text(path, "deny")))
+		if ((rc = mg_write_text(path, "deny")))
 			return mg_err_set(err, rc, "cannot deny setgroups: %s", strerror(-rc));
 		snprintf(map, sizeof(map), "%u %u 1\n", SBX_UID, (unsigned)geteuid());
 	} else {
 		snprintf(map, sizeof(map), "0 %u %u\n", UID_BASE + slot * UID_RANGE, UID_RANGE);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-	if ((rc = write_text(path, map)))
+	if ((rc = mg_write_text(path, map)))
 		return mg_err_set(err, rc, "cannot write uid_map: %s", strerror(-rc));
 	if (rootless)
 		snprintf(map, sizeof(map), "%u %u 1\n", SBX_UID, (unsigned)getegid());
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-	if ((rc = write_text(path, map)))
+	if ((rc = mg_write_text(path, map)))
 		return mg_err_set(err, rc, "cannot write gid_map: %s", strerror(-rc));
-	return 0;
-}
-
-/* The gateway's own cgroup in a v1 hierarchy (from /proc/self/cgroup). */
-static int own_cgroup(const char *controller, char *out, size_t size)
-{
-	char *text = NULL, *line, *save = NULL, *save2 = NULL;
-	size_t len;
-	int rc = -ENOENT;
-
-	if (mg_read_file("/proc/self/cgroup", 65536, &text, &len))
-		return -ENOENT;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		char list[256];
-
-		if (!c2 || (size_t)(c2 - c1 - 1) >= sizeof(list))
-			continue;
-		memcpy(list, c1 + 1, (size_t)(c2 - c1 - 1));
-		list[c2 - c1 - 1] = '\0';
-		for (char *s = strtok_r(list, ",", &save2); s; s = strtok_r(NULL, ",", &save2)) {
-			if (strcmp(s, controller) == 0) {
-				snprintf(out, size, "/sys/fs/cgroup/%s%s", controller,
-					 strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
-				rc = 0;
-			}
-		}
-	}
-	free(text);
-	return rc;
-}
-
-static int cg_write(const char *dir, const char *file, const char *value)
-{
-	char path[4096];
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
-		return -ENAMETOOLONG;
-	return write_text(path, value);
-}
-
-/* cgroup v1 (this host has no v2 memory controller): a group per
- * controller under the gateway's own, limits set, the child attached
- * before it may run anything. */
-static int attach_cgroups(const struct sbx_config *c, struct sbx_child *ch, struct mg_err *err)
-{
-	char base[3072], dir[4096], val[64], pid[32];
-	int rc;
-
-	snprintf(pid, sizeof(pid), "%d", (int)ch->pid);
-	for (size_t i = 0; i < MG_ARRAY_LEN(cg_controllers); i++) {
-		const char *ctl = cg_controllers[i];
-
-		if ((strcmp(ctl, "memory") == 0 && !c->memory_bytes) ||
-		    (strcmp(ctl, "pids") == 0 && !c->pids_max) || (strcmp(ctl, "cpu") == 0 && !c->cpus))
-			continue;
-		if (own_cgroup(ctl, base, sizeof(base)))
-			return mg_err_set(err, -ENOENT, "no %s cgroup controller is mounted", ctl);
-		snprintf(dir, sizeof(dir), "%s/" CG_PREFIX "%d", base, (int)ch->pid);
-		if (mkdir(dir, 0755) < 0)
-			return mg_err_set(err, -errno, "cannot create cgroup %s: %s", dir,
-					  strerror(errno));
-		ch->cgroups[i] = mg_strdup(dir);
-		if (strcmp(ctl, "memory") == 0) {
-			snprintf(val, sizeof(val), "%llu", (unsigned long long)c->memory_bytes);
-			rc = cg_write(dir, "memory.limit_in_bytes", val);
-			/* Swap counts too, or the limit leaks into swap (where
-			 * the kernel has swap accounting at all). */
-			if (!rc)
-				cg_write(dir, "memory.memsw.limit_in_bytes", val);
-		} else if (strcmp(ctl, "pids") == 0) {
-			snprintf(val, sizeof(val), "%u", c->pids_max);
-			rc = cg_write(dir, "pids.max", val);
-		} else {
-			snprintf(val, sizeof(val), "%lld", (long long)(c->cpus * 100000.0));
-			rc = cg_write(dir, "cpu.cfs_period_us", "100000");
-			if (!rc)
-				rc = cg_write(dir, "cpu.cfs_quota_us", val);
-		}
-		if (!rc)
-			rc = cg_write(dir, "cgroup.procs", pid);
-		if (rc)
-			return mg_err_set(err, rc, "cannot set up cgroup %s: %s", dir, strerror(-rc));
-	}
 	return 0;
 }
 
@@ -1360,7 +1262,7 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 	close(report[1]);
 	report[1] = -1;
 	if ((rc = map_ids(out->pid, out->slot, a.rootless, err)) ||
-	    (!a.rootless && (rc = attach_cgroups(c, out, err))))
+	    (!a.rootless && (rc = sbx_cg_attach(c, out->pid, out->cgroups, err))))
 		goto kill;
 	if (write(sync[1], "g", 1) != 1) {
 		rc = mg_err_set(err, -errno, "cannot release the sandbox: %s", strerror(errno));
@@ -1416,69 +1318,9 @@ out:
 	return rc;
 }
 
-static uint64_t read_u64(const char *dir, const char *file)
-{
-	char path[4096], *text = NULL;
-	size_t len;
-	uint64_t v = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if (mg_read_file(path, 4096, &text, &len) == 0) {
-		text[strcspn(text, "\n")] = '\0';
-		mg_parse_u64(text, &v);
-	}
-	free(text);
-	return v;
-}
-
-static bool file_has(const char *dir, const char *file, const char *word)
-{
-	char path[4096], *text = NULL, *p;
-	size_t len;
-	bool hit = false;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if (mg_read_file(path, 65536, &text, &len) == 0 && (p = strstr(text, word))) {
-		uint64_t n = 0;
-		char num[24];
-		size_t k = 0;
-
-		p += strlen(word);
-		while (*p == ' ')
-			p++;
-		while (k < sizeof(num) - 1 && p[k] >= '0' && p[k] <= '9') {
-			num[k] = p[k];
-			k++;
-		}
-		num[k] = '\0';
-		hit = mg_parse_u64(num, &n) == 0 && n > 0;
-	}
-	free(text);
-	return hit;
-}
-
 void sbx_release(struct sbx_child *ch, struct sbx_usage *u)
 {
-	if (u)
-		memset(u, 0, sizeof(*u));
-	for (size_t i = 0; i < MG_ARRAY_LEN(ch->cgroups); i++) {
-		char *dir = ch->cgroups[i];
-
-		if (!dir)
-			continue;
-		if (u && i == 0) {
-			u->memory_peak = read_u64(dir, "memory.memsw.max_usage_in_bytes");
-			if (!u->memory_peak)
-				u->memory_peak = read_u64(dir, "memory.max_usage_in_bytes");
-			u->oom_killed = file_has(dir, "memory.oom_control", "\noom_kill ");
-		}
-		if (u && i == 1)
-			u->pids_hit = file_has(dir, "pids.events", "max ");
-		if (rmdir(dir) < 0 && errno != ENOENT)
-			mg_warn("cannot remove cgroup %s: %s", dir, strerror(errno));
-		free(dir);
-		ch->cgroups[i] = NULL;
-	}
+	sbx_cg_release(ch->cgroups, u);
 	if (ch->alive_fd > 0)
 		close(ch->alive_fd);
 	ch->alive_fd = -1;
@@ -1493,23 +1335,4 @@ void sbx_release(struct sbx_child *ch, struct sbx_usage *u)
 	ch->pidfd = -1;
 	if (ch->slot < NAMED_SLOTS_FROM)
 		slot_used[ch->slot] = 0;
-}
-
-void sbx_sweep_leftovers(void)
-{
-	for (size_t i = 0; i < MG_ARRAY_LEN(cg_controllers); i++) {
-		char base[3072], dir[4096];
-		struct dirent *e;
-		DIR *d;
-
-		if (own_cgroup(cg_controllers[i], base, sizeof(base)) || !(d = opendir(base)))
-			continue;
-		while ((e = readdir(d)))
-			if (mg_starts_with(e->d_name, CG_PREFIX)) {
-				snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
-				if (rmdir(dir) == 0)
-					mg_info("removed cgroup %s left by an earlier run", dir);
-			}
-		closedir(d);
-	}
 }

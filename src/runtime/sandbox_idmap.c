@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/mem.h"
 
@@ -32,17 +33,10 @@ static size_t cache_n, cache_next;
 static int write_map(pid_t pid, const char *file, unsigned from, unsigned to)
 {
 	char path[64], map[64];
-	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	snprintf(map, sizeof(map), "%u %u 1\n", from, to);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, map, strlen(map)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	return mg_write_text(path, map);
 }
 
 /* A child that unshares its user namespace and waits; we write its maps
