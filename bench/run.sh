@@ -51,18 +51,7 @@ for t in cc pkg-config python3 taskset; do
 done
 [ -x "$GW" ] && [ -x "$FIXTURE" ] || { say "bench: build build/mcpguard and build/fixtures/mcp_fixture first (make bench does)"; exit 1; }
 
-# Share of the CPUs that others used over one second (this VM may be shared
-# with other work: the figures are only as quiet as the machine).
-cpu_busy() {
-	local a b
-	read -ra a < <(grep '^cpu ' /proc/stat)
-	sleep 1
-	read -ra b < <(grep '^cpu ' /proc/stat)
-	local ta=0 tb=0 i
-	for i in 1 2 3 4 5 6 7 8; do ta=$((ta + a[i])); tb=$((tb + b[i])); done
-	local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=$((tb - ta))
-	echo $((total > 0 ? 100 - 100 * idle / total : 0))
-}
+. bench/lib.sh
 BUSY_START=$(cpu_busy)
 if [ "$BUSY_START" -gt 10 ]; then
 	say "bench: warning: the machine is ${BUSY_START}% busy before the run; figures will be noisy"

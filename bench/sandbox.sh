@@ -36,19 +36,10 @@ command -v bwrap >/dev/null ||
 command -v unshare >/dev/null && command -v nsenter >/dev/null ||
 	say "bench: no unshare/nsenter (util-linux): their rows are skipped"
 
-busy() {
-	local a b
-	read -ra a < <(grep '^cpu ' /proc/stat)
-	sleep 1
-	read -ra b < <(grep '^cpu ' /proc/stat)
-	local ta=0 tb=0 i
-	for i in 1 2 3 4 5 6 7 8; do ta=$((ta + a[i])); tb=$((tb + b[i])); done
-	local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=$((tb - ta))
-	echo $((total > 0 ? 100 - 100 * idle / total : 0))
-}
+. bench/lib.sh
 
 mkdir -p "$OUT"
-B=$(busy)
+B=$(cpu_busy)
 [ "$B" -le 10 ] || say "bench: warning: the machine is ${B}% busy before the sandbox run; figures will be noisy"
 say "bench: sandbox creation and exec, $ROUNDS rounds after $WARMUP, interleaved"
 T0=$(date +%s)

@@ -176,6 +176,22 @@ static size_t count(char *const *v)
 	return n;
 }
 
+/* The host path of "host[:inside]" into host; returns the path inside
+ * (host itself when no inside is given), or NULL (ENAMETOOLONG). */
+static const char *spec_host(const char *spec, char *host, size_t size)
+{
+	const char *colon = strchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	if (n >= size) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	return colon ? colon + 1 : host;
+}
+
 /* In the child, before it takes the sandbox's ids: fds of every bind
  * source (opened in its own mount namespace, so that they can be bound). */
 static int open_bind_sources(struct child_args *a)
@@ -187,15 +203,8 @@ static int open_bind_sources(struct child_args *a)
 
 	for (size_t l = 0; l < 2; l++) {
 		for (size_t i = 0; lists[l] && lists[l][i]; i++) {
-			const char *spec = lists[l][i], *colon = strchr(spec, ':');
-			size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
-
-			if (len >= sizeof(host)) {
-				errno = ENAMETOOLONG;
+			if (spec_host(lists[l][i], host, sizeof(host)) == NULL)
 				return -1;
-			}
-			memcpy(host, spec, len);
-			host[len] = '\0';
 			if (a->tree_fds[n] >= 0) {
 				a->bind_fds[n++] = -1;  /* the tree is its source */
 				continue;
@@ -361,17 +370,12 @@ static void fd_path(char out[32], int fd)
 static int bind_spec(const char *spec, int fd, int tree, bool rw)
 {
 	char host[PATH_IN_ROOT], src[32];
-	const char *colon = strchr(spec, ':');
-	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+	const char *inside = spec_host(spec, host, sizeof(host));
 
-	if (n >= sizeof(host)) {
-		errno = ENAMETOOLONG;
+	if (!inside)
 		return -1;
-	}
-	memcpy(host, spec, n);
-	host[n] = '\0';
 	fd_path(src, fd);
-	return bind_tree_in_root(src, tree, colon ? colon + 1 : host, rw);
+	return bind_tree_in_root(src, tree, inside, rw);
 }
 
 static const char etc_passwd[] =
