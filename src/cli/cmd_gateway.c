@@ -88,8 +88,10 @@ static const char gateway_usage[] =
 	"                            to every server (repeatable).\n"
 	"  -h, --help                This help.\n"
 	"\n"
+	"  --block-network           Accepted (Docker's); egress is always default-deny here.\n"
+	"\n"
 	"Docker flags accepted for compatibility but not acted on yet (a warning says so):\n"
-	"  --block-secrets --block-network --verify-signatures --long-lived --watch\n"
+	"  --block-secrets --verify-signatures --long-lived --watch\n"
 	"  --secrets --registry --config --tools-config\n"
 	"  --enable-all-servers --static --interceptor\n"
 	"\n"
@@ -203,7 +205,7 @@ static const char *const ignored_value_flags[] = {
 	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log", NULL,
 };
 static const char *const ignored_switches[] = {
-	"--block-secrets", "--block-network", "--verify-signatures", "--long-lived", "--watch",
+	"--block-secrets", "--verify-signatures", "--long-lived", "--watch",
 	"--enable-all-servers", "--static", "--dry-run", "--debug-dns", NULL,
 };
 
@@ -336,6 +338,9 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 	} else if (strcmp(f->name, "--allow-unsandboxed") == 0) {
 		if (parse_bool(f->value, &o->cfg.allow_unsandboxed))
 			goto bad;
+	} else if (strcmp(f->name, "--block-network") == 0) {
+		/* Docker's opt-in egress filtering is mcpguard's default. */
+		mg_debug("--block-network: egress is default-deny for every server anyway");
 	} else if (strcmp(f->name, "--no-cache") == 0) {
 		o->no_cache = true;
 	} else if (strcmp(f->name, "--log-calls") == 0) {
