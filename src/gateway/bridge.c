@@ -23,6 +23,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "gateway/internal.h"
+#include "mcp/proto.h"
 
 #define STATE_PREFIX "mg1."
 
@@ -226,21 +227,10 @@ static void ask_client(struct gw_bridge *b)
 	gw_session_result(s, c->client_id, c->client_id_len, result);
 }
 
-static const char *capability_of(const char *method)
-{
-	if (strcmp(method, "sampling/createMessage") == 0)
-		return "sampling";
-	if (strcmp(method, "elicitation/create") == 0)
-		return "elicitation";
-	if (strcmp(method, "roots/list") == 0)
-		return "roots";
-	return NULL;
-}
-
 bool gw_bridge_server_request(struct gw_upstream *up, struct gw_session *s, struct rpc_msg *m)
 {
 	struct gw_call *c = gw_related_call(up, s);
-	const char *cap = capability_of(m->method);
+	const char *cap = mcp_request_capability(m->method);
 	struct gw_bridge *b;
 	struct pending_input *p;
 	const char *id;

@@ -59,22 +59,11 @@ static void answer_upstream(struct gw_upstream *up, const struct rpc_msg *m, jso
 	json_decref(result);
 }
 
-static const char *needed_capability(const char *method)
-{
-	if (strcmp(method, "sampling/createMessage") == 0)
-		return "sampling";
-	if (strcmp(method, "elicitation/create") == 0)
-		return "elicitation";
-	if (strcmp(method, "roots/list") == 0)
-		return "roots";
-	return NULL;
-}
-
 static void on_server_request(struct gw_upstream *up, struct rpc_msg *m)
 {
 	struct gw_session *targets[2];
 	struct gw_session *s;
-	const char *cap = needed_capability(m->method);
+	const char *cap = mcp_request_capability(m->method);
 	struct gw_s2c *e;
 	struct jx_edit edit;
 	struct mg_buf b;

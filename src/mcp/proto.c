@@ -51,6 +51,17 @@ enum mcp_route mcp_route_of(const char *method)
 	return MCP_ROUTE_UNKNOWN;
 }
 
+const char *mcp_request_capability(const char *method)
+{
+	if (strcmp(method, "sampling/createMessage") == 0)
+		return "sampling";
+	if (strcmp(method, "elicitation/create") == 0)
+		return "elicitation";
+	if (strcmp(method, "roots/list") == 0)
+		return "roots";
+	return NULL;
+}
+
 int mcp_log_level(const char *name)
 {
 	static const char *const levels[] = { "debug", "info", "notice", "warning",

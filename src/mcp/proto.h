@@ -25,6 +25,10 @@ enum mcp_route {
 };
 enum mcp_route mcp_route_of(const char *method);
 
+/* The client capability a server-to-client request needs ("sampling",
+ * "elicitation", "roots"), or NULL for one that needs none. */
+const char *mcp_request_capability(const char *method);
+
 /* RFC 5424 levels as MCP names them: 0 = debug ... 7 = emergency; -1 if
  * unknown. */
 int mcp_log_level(const char *name);

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -122,16 +121,6 @@ static int parse_npx(char *const *argv, struct npx_cmd *x, struct mg_err *err)
 	x->bin = pkg ? argv[i] : NULL;
 	x->args = argv + i + 1;
 	return parse_spec(x, err);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Run npm install into dir, its output kept for a failure message. */
@@ -294,17 +283,17 @@ int rt_npx_resolve(char *const *argv, const char *cache_root, const char *path_e
 				"until %s is removed; pin one (%s@X.Y.Z)", x.spec, dir, x.spec);
 		mg_info("installing %s with npm into %s (once; install scripts off)", x.spec, dir);
 		snprintf(tmp, sizeof(tmp), "%s.tmp-%d", dir, (int)getpid());
-		rm_rf(tmp);
+		mg_rm_rf(tmp);
 		if ((rc = mg_mkdir_p(tmp, 0755)))
 			return mg_err_set(err, rc, "cannot create %s: %s", tmp, strerror(-rc));
 		if ((rc = npm_install(x.spec, tmp, path_env, err))) {
-			rm_rf(tmp);
+			mg_rm_rf(tmp);
 			return rc;
 		}
 		/* Whole or not at all: a half install is never used. */
 		if (rename(tmp, dir) < 0) {
 			rc = -errno;
-			rm_rf(tmp);
+			mg_rm_rf(tmp);
 			if (stat(pkg_dir, &st) < 0)     /* not installed by another gateway */
 				return mg_err_set(err, rc, "cannot move %s into place: %s", tmp,
 						  strerror(-rc));

@@ -176,22 +176,6 @@ static size_t count(char *const *v)
 	return n;
 }
 
-/* The host path of "host[:inside]" into host; returns the path inside
- * (host itself when no inside is given), or NULL (ENAMETOOLONG). */
-static const char *spec_host(const char *spec, char *host, size_t size)
-{
-	const char *colon = strchr(spec, ':');
-	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-
-	if (n >= size) {
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
-	memcpy(host, spec, n);
-	host[n] = '\0';
-	return colon ? colon + 1 : host;
-}
-
 /* In the child, before it takes the sandbox's ids: fds of every bind
  * source (opened in its own mount namespace, so that they can be bound). */
 static int open_bind_sources(struct child_args *a)
@@ -203,7 +187,7 @@ static int open_bind_sources(struct child_args *a)
 
 	for (size_t l = 0; l < 2; l++) {
 		for (size_t i = 0; lists[l] && lists[l][i]; i++) {
-			if (spec_host(lists[l][i], host, sizeof(host)) == NULL)
+			if (sbx_spec_host(lists[l][i], host, sizeof(host)) == NULL)
 				return -1;
 			if (a->tree_fds[n] >= 0) {
 				a->bind_fds[n++] = -1;  /* the tree is its source */
@@ -370,7 +354,7 @@ static void fd_path(char out[32], int fd)
 static int bind_spec(const char *spec, int fd, int tree, bool rw)
 {
 	char host[PATH_IN_ROOT], src[32];
-	const char *inside = spec_host(spec, host, sizeof(host));
+	const char *inside = sbx_spec_host(spec, host, sizeof(host));
 
 	if (!inside)
 		return -1;

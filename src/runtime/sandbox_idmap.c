@@ -98,17 +98,21 @@ static int userns_for(uid_t owner, gid_t group, uid_t uid, gid_t gid, struct mg_
 	return fd;
 }
 
-/* The host path of "host[:inside]". */
-static int host_of(const char *spec, char *out, size_t size)
+/* The host path of "host[:inside]" into host; returns the path inside
+ * (host itself when no inside is given), or NULL (ENAMETOOLONG).  Only
+ * strchr and memcpy: the sandbox child calls it too. */
+const char *sbx_spec_host(const char *spec, char *host, size_t size)
 {
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
 
-	if (n >= size)
-		return -ENAMETOOLONG;
-	memcpy(out, spec, n);
-	out[n] = '\0';
-	return 0;
+	if (n >= size) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	return colon ? colon + 1 : host;
 }
 
 static int idmapped_tree(const char *host, uid_t uid, gid_t gid, struct mg_err *err)
@@ -158,8 +162,8 @@ int sbx_idmap_trees(const struct sbx_config *c, uid_t uid, gid_t gid, int *trees
 				rc = mg_err_set(err, -E2BIG, "too many binds");
 				goto fail;
 			}
-			if ((rc = host_of(lists[l][i], host, sizeof(host)))) {
-				mg_err_set(err, rc, "bind path too long");
+			if (!sbx_spec_host(lists[l][i], host, sizeof(host))) {
+				rc = mg_err_set(err, -ENAMETOOLONG, "bind path too long");
 				goto fail;
 			}
 			/* Programs and packages owned by root stay plain. */

@@ -24,6 +24,11 @@
  * falls back to a plain bind.  0, or -errno with err. */
 int sbx_idmap_trees(const struct sbx_config *c, uid_t uid, gid_t gid, int *trees, size_t max,
 		    struct mg_err *err);
+/* The host path of a bind spec "host[:inside]" copied into host; returns
+ * the path inside (host itself when none is given), or NULL with errno
+ * ENAMETOOLONG.  Async-signal-safe. */
+const char *sbx_spec_host(const char *spec, char *host, size_t size);
+
 /* Close them, all max entries (the sandbox holds its own copies once it
  * runs). */
 void sbx_idmap_close(int *trees, size_t max);

@@ -120,15 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rpc_lines_init(&l, r.cap, &ops, &r);
 
 	while (pos < len && !rc) {
-		/* Zero-length feeds are allowed, but not forever. */
-		size_t n = chunks[k % sizeof(chunks)] % 32;
+		size_t n = fuzz_chunk(chunks, &k, len - pos);
 
-		if (n == 0 && k % sizeof(chunks) == sizeof(chunks) - 1)
-			n = 1;
-		k++;
-
-		if (n > len - pos)
-			n = len - pos;
 		rc = rpc_lines_feed(&l, stream + pos, n);
 		pos += n;
 		/* Memory stays bounded by the cap whatever the peer sends. */

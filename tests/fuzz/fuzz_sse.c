@@ -258,13 +258,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tp_sse_init(&p, f.max, &ops, &r);
 
 	while (pos < len && !rc) {
-		size_t n = chunks[k % sizeof(chunks)] % 32;
+		size_t n = fuzz_chunk(chunks, &k, len - pos);
 
-		if (n == 0 && k % sizeof(chunks) == sizeof(chunks) - 1)
-			n = 1;
-		k++;
-		if (n > len - pos)
-			n = len - pos;
 		rc = tp_sse_feed(&p, stream + pos, n);
 		pos += n;
 		/* Memory stays bounded by the cap whatever the peer sends. */

@@ -1016,7 +1016,7 @@ static void test_fs_read_file(void **state)
 	assert_null(out);
 
 	free(path);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -1042,7 +1042,7 @@ static void test_fs_read_file_large(void **state)
 	assert_null(out);
 	free(data);
 	free(path);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -1090,7 +1090,7 @@ static void test_fs_write_atomic(void **state)
 		free(sub);
 	}
 	free(path);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -1131,7 +1131,7 @@ static void test_fs_mkdir_p(void **state)
 	free(slash);
 	free(file);
 	free(under_file);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -1148,7 +1148,7 @@ static void test_fs_mkdir_p_existing_file(void **state)
 	write_raw(file, "x", 1);
 	rc = mg_mkdir_p(file, 0700);
 	free(file);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 	assert_int_equal(rc, -EEXIST);
 }

@@ -60,7 +60,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 	return 0;
 }

@@ -316,7 +316,7 @@ static void test_roundtrip(void **state)
 	free(lists);
 	json_decref(view);
 	json_decref(copy);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -334,7 +334,7 @@ static void test_save_overrides_stale_markers(void **state)
 	assert_string_equal(jx_str(back, "digest"), dg);
 	json_decref(back);
 	json_decref(view);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -360,7 +360,7 @@ static void test_nested_dir_created(void **state)
 	json_decref(back);
 	json_decref(view);
 	free(deep);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -432,7 +432,7 @@ static void test_bad_files_ignored(void **state)
 	assert_null(lc_load(dir, dg));
 	free(file);
 	free(lists);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
@@ -462,7 +462,7 @@ static void test_save_errors(void **state)
 	}
 	json_decref(view);
 	free(lists);
-	rm_rf(dir);
+	mg_rm_rf(dir);
 	free(dir);
 }
 
