@@ -4,18 +4,32 @@
 #               integration, conformance)
 # Everything else here serves those two.
 
+.DEFAULT_GOAL := all
 PKGS      := jansson libuv yaml-0.1 libsodium libmicrohttpd libcurl libseccomp
 CC        ?= cc
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# Library flags come from pkg-config, read only after the packages are
+# installed: build/config.mk is made (install-deps, then configure) before
+# anything is built, and make reads itself again once it exists.  So the
+# first `make run` on a machine without the -dev packages installs, then
+# builds and links in one go.  `make clean` needs none of it.
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+include build/config.mk
+endif
+
+build/config.mk: scripts/install-deps.sh scripts/configure.sh
+	@scripts/install-deps.sh build
+	@scripts/configure.sh $@ $(PKGS)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wformat-nonliteral -Wswitch-default -Wimplicit-fallthrough \
         -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu17 -D_GNU_SOURCE -Isrc -include src/base/banned.h \
                -DMG_VERSION='"$(VERSION)"' -DMG_GIT_REV='"$(GIT_REV)"' \
-               $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+               $(WARN) $(PKG_CFLAGS)
+LIBS := $(PKG_LIBS) -lm
 
 # Release build: build/.  Test build (ASan+UBSan, debug): build/test/.
 REL_CFLAGS  := $(BASE_CFLAGS) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
@@ -67,7 +81,7 @@ build/test/obj/%.o: %.c
 	@echo "  CC+SAN  $<"
 	@$(CC) $(TST_CFLAGS) -MMD -MP -c -o $@ $<
 
-build/test/unit/%: tests/unit/%.c $(TST_OBJ)
+build/test/unit/%: tests/unit/%.c $(TST_OBJ) | test-deps
 	@mkdir -p $(dir $@)
 	@echo "  UNIT    $<"
 	@$(CC) $(TST_CFLAGS) -Itests/unit -o $@ $< $(TST_OBJ) $(TST_LDFLAGS) $(LIBS) -lcmocka
@@ -79,12 +93,12 @@ build/fixtures/%: tests/fixtures/%.c $(wildcard tests/fixtures/fixture/*.c) $(RE
 	@echo "  FIXTURE $<"
 	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
 
-build/fuzz/%: tests/fuzz/%.c $(SRC_LIB)
+build/fuzz/%: tests/fuzz/%.c $(SRC_LIB) | test-deps
 	@mkdir -p $(dir $@)
 	@echo "  FUZZER  $<"
 	@clang -std=gnu17 -D_GNU_SOURCE -Isrc -include src/base/banned.h -g -O1 \
 	  -DMG_VERSION='"$(VERSION)"' -DMG_GIT_REV='"fuzz"' \
-	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
+	  -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 	  -o $@ $< $(SRC_LIB) $(LIBS)
 
 # Servers run in sandboxes, which need root (id ranges, cgroups).
