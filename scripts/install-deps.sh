@@ -5,6 +5,8 @@
 #                                   valgrind, Node.js) and the npm test peers
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Everything said here goes to stderr: `make run` serves MCP on stdout.
+exec >&2
 
 mode="${1:-build}"
 build_pkgs=(build-essential pkg-config libjansson-dev libuv1-dev libyaml-dev libsodium-dev
