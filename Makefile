@@ -5,7 +5,7 @@
 # Everything else here serves those two.
 
 .DEFAULT_GOAL := all
-PKGS      := jansson libuv yaml-0.1 libsodium libmicrohttpd libcurl libseccomp
+PKGS      := jansson libuv yaml-0.1 libsodium libmicrohttpd libcurl libseccomp libhs
 CC        ?= cc
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -19,7 +19,7 @@ ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
 include build/config.mk
 endif
 
-build/config.mk: scripts/install-deps.sh scripts/configure.sh
+build/config.mk: scripts/install-deps.sh scripts/configure.sh Makefile
 	@scripts/install-deps.sh build
 	@scripts/configure.sh $@ $(PKGS)
 
@@ -131,6 +131,11 @@ bench: build/mcpguard $(FIXTURE_BIN) build/bench/sandbox_bench
 # Sandbox creation and exec against bwrap, unshare and nsenter (root only).
 bench-sandbox: build/bench/sandbox_bench
 	@bench/sandbox.sh
+
+build/bench/leak_bench: bench/leak_bench.c $(REL_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $<"
+	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
 
 build/bench/sandbox_bench: bench/sandbox_bench.c $(REL_OBJ)
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@ declare -A deb=(
 	[jansson]=libjansson-dev [libuv]=libuv1-dev [yaml-0.1]=libyaml-dev
 	[libsodium]=libsodium-dev [libmicrohttpd]=libmicrohttpd-dev
 	[libcurl]=libcurl4-gnutls-dev [libseccomp]=libseccomp-dev
+	[libhs]=libvectorscan-dev
 )
 
 command -v pkg-config >/dev/null || {

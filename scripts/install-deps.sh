@@ -10,7 +10,7 @@ exec >&2
 
 mode="${1:-build}"
 build_pkgs=(build-essential pkg-config libjansson-dev libuv1-dev libyaml-dev libsodium-dev
-	libmicrohttpd-dev libcurl4-gnutls-dev libseccomp-dev)
+	libmicrohttpd-dev libcurl4-gnutls-dev libseccomp-dev libvectorscan-dev)
 run_pkgs=(nodejs npm)   # the built-in catalog starts its servers with npx
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind procps curl)
 

@@ -1,0 +1,346 @@
+/* Unit tests for src/guard/leak: every credential shape found with its
+ * exact span, known secrets found in each encoding and alignment, benign
+ * text left alone, redaction keeping the rest byte for byte. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "guard/leak.h"
+
+/* A deterministic random tail of n characters from abc (test tokens are
+ * made, never written out, so that nothing here is a real credential). */
+static char *tail(const char *prefix, const char *abc, size_t n, uint32_t seed)
+{
+	size_t pl = strlen(prefix), al = strlen(abc);
+	char *s = mg_malloc(pl + n + 1);
+
+	memcpy(s, prefix, pl);
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		s[pl + i] = abc[(seed >> 16) % al];
+	}
+	s[pl + n] = '\0';
+	return s;
+}
+
+#define AZ "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define ALNUM AZ "abcdefghijklmnopqrstuvwxyz0123456789"
+
+static struct gd_leak *new_leak(const struct gd_secret *s, size_t n)
+{
+	struct gd_leak *l = NULL;
+	char err[256] = "";
+
+	assert_int_equal(gd_leak_new(&l, s, n, NULL, err, sizeof(err)), 0);
+	return l;
+}
+
+/* text = before + needle + after: exactly one hit, on the needle, of kind. */
+static void expect_one(struct gd_leak *l, const char *before, const char *needle, const char *after,
+		       const char *kind)
+{
+	struct mg_buf t;
+	struct gd_hit h[4];
+	int n;
+
+	mg_buf_init(&t, 1 << 20);
+	mg_buf_addf(&t, "%s%s%s", before, needle, after);
+	n = gd_leak_scan(l, t.data, t.len, h, 4);
+	if (n != 1 || h[0].off != strlen(before) || h[0].len != strlen(needle) || strcmp(h[0].kind, kind) != 0)
+		fail_msg("in \"%s\": %d hits, first %s at %zu+%zu; want %s at %zu+%zu", t.data, n,
+			 n > 0 ? h[0].kind : "-", n > 0 ? h[0].off : 0, n > 0 ? h[0].len : 0, kind,
+			 strlen(before), strlen(needle));
+	mg_buf_release(&t);
+}
+
+static void expect_none(struct gd_leak *l, const char *text)
+{
+	struct gd_hit h[4];
+	int n = gd_leak_scan(l, text, strlen(text), h, 4);
+
+	if (n != 0)
+		fail_msg("false positive in \"%s\": %s at %zu+%zu", text, h[0].kind, h[0].off, h[0].len);
+}
+
+static void test_shapes(void **state)
+{
+	struct gd_leak *l = new_leak(NULL, 0);
+	struct { char *token; const char *before, *after, *kind; } c[] = {
+		{ tail("AKIA", AZ "234567", 16, 1), "id: ", "\n", "aws-access-key" },
+		{ tail("", ALNUM "/+", 40, 2), "aws_secret_access_key = ", "\n", "aws-secret-key" },
+		{ tail("AIza", ALNUM "_-", 35, 3), "key=", "&x=1", "gcp-api-key" },
+		{ tail("", "0123456789abcdef", 40, 4), "{\"private_key_id\": \"", "\"}", "gcp-service-account-key" },
+		{ tail("", ALNUM "+/", 86, 5), "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=", ";EndpointSuffix=core",
+		  "azure-storage-key" },
+		{ tail("ghp_", ALNUM, 36, 6), "token ", ".", "github-token" },
+		{ tail("github_pat_", ALNUM "_", 82, 7), "", "", "github-token" },
+		{ tail("glpat-", ALNUM "_-", 20, 8), "(", ")", "gitlab-token" },
+		{ tail("xoxb-", ALNUM "-", 50, 9), "SLACK=", " ", "slack-token" },
+		{ tail("T0123ABCD/B0456EFGH/", ALNUM, 24, 10), "https://hooks.slack.com/services/", " done", "slack-webhook" },
+		{ tail("sk_live_", ALNUM, 24, 11), "stripe: ", "", "stripe-key" },
+		{ tail("sk-proj-", ALNUM "_-", 100, 12), "OPENAI_API_KEY=", "\n", "openai-key" },
+		{ tail("sk-", ALNUM, 48, 13), "", "", "openai-key" },
+		{ tail("sk-ant-api03-", ALNUM "_-", 95, 14), "x-api-key: ", "\r\n", "anthropic-key" },
+		{ tail("npm_", ALNUM, 36, 15), "//registry/:_authToken=", "\n", "npm-token" },
+		{ tail("hf_", "abcdefghijklmnopqrstuvwxyz" AZ, 34, 16), "", "", "huggingface-token" },
+		{ tail("", ALNUM, 20, 17), "password=", "&user=bob", "password-assignment" },
+		{ tail("", ALNUM, 16, 18), "\"api_key\": \"", "\"", "password-assignment" },
+		{ tail("", ALNUM, 12, 19), "postgres://app:", "@db:5432/x", "url-password" },
+	};
+
+	for (size_t i = 0; i < MG_ARRAY_LEN(c); i++) {
+		expect_one(l, c[i].before, c[i].token, c[i].after, c[i].kind);
+		free(c[i].token);
+	}
+	/* a JWT: header.payload.signature */
+	char *sig = tail("", ALNUM "_-", 43, 20);
+	char jwt[256];
+
+	snprintf(jwt, sizeof(jwt), "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.%s", sig);
+	expect_one(l, "Authorization: Bearer ", jwt, "\n", "jwt");
+	free(sig);
+	/* a PEM private key, whole; and one cut short: to the end */
+	const char *pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n"
+			  "-----END RSA PRIVATE KEY-----";
+	expect_one(l, "key:\n", pem, "\nnext", "private-key");
+	expect_one(l, "key:\n", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAA", "",
+		   "private-key");
+	gd_leak_free(l);
+}
+
+/* Tokens one character too long or short are other things. */
+static void test_shape_edges(void **state)
+{
+	struct gd_leak *l = new_leak(NULL, 0);
+	char *t = tail("ghp_", ALNUM, 37, 1);
+
+	expect_none(l, t);
+	free(t);
+	t = tail("AKIA", AZ, 15, 2);
+	expect_none(l, t);
+	free(t);
+	t = tail("xAKIA", AZ, 16, 3);       /* not at a word start */
+	expect_none(l, t);
+	free(t);
+	gd_leak_free(l);
+}
+
+static void test_benign(void **state)
+{
+	static const char *const benign[] = {
+		"Echoes back the input string",
+		"password: the password of the user (required)",
+		"Set api_key=YOUR_API_KEY in the environment",
+		"password=${DB_PASSWORD}",
+		"token: <your token here>",
+		"secret = os.environ.get('SECRET')",
+		"const password = getPasswordFromVault();",
+		"password: ********",
+		"apiKey: process.env.OPENAI_API_KEY",
+		"commit 4a89d34e0c1f2b3a4d5e6f708192a3b4c5d6e7f8 (HEAD -> main)",
+		"uuid 123e4567-e89b-12d3-a456-426614174000",
+		"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"https://github.com/modelcontextprotocol/servers/refs/heads/main/README.md",
+		"https://user@example.com/path",
+		"ftp://anonymous:@ftp.example.org/",
+		"Returns the sum of two numbers",
+		"The token limit is 4096; a secret is something you keep.",
+		"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+		"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
+		"ask-me-anything skills sk-8 risk-assessment",
+		"eyJ is how base64 JSON starts",
+	};
+
+	struct gd_leak *l = new_leak(NULL, 0);
+
+	for (size_t i = 0; i < MG_ARRAY_LEN(benign); i++)
+		expect_none(l, benign[i]);
+	gd_leak_free(l);
+}
+
+static void b64(const char *in, size_t n, char *out, const char *abc)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)(unsigned char)in[i] << 16 | (uint32_t)(unsigned char)in[i + 1] << 8 |
+			     (unsigned char)in[i + 2];
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = abc[(v >> 6) & 63];
+		out[o++] = abc[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = '=';
+		out[o++] = '=';
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)(unsigned char)in[i] << 16 | (uint32_t)(unsigned char)in[i + 1] << 8;
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = abc[(v >> 6) & 63];
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+}
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* The redacted text must hold no trace of value's encoding enc. */
+static void expect_redacted(struct gd_leak *l, const char *text, const char *name, const char *gone)
+{
+	struct gd_hit h[8];
+	struct mg_buf out;
+	int n = gd_leak_scan(l, text, strlen(text), h, 8);
+	char tag[128];
+
+	if (n < 1)
+		fail_msg("no hit in \"%s\"", text);
+	mg_buf_init(&out, 1 << 20);
+	assert_int_equal(gd_leak_redact(text, strlen(text), h, (size_t)n, &out), 0);
+	snprintf(tag, sizeof(tag), "[REDACTED:%s]", name);
+	if (!strstr(out.data, tag) || strstr(out.data, gone))
+		fail_msg("\"%s\" redacted to \"%s\" (looking for %s gone)", text, out.data, gone);
+	mg_buf_release(&out);
+}
+
+static void test_known_secret_encodings(void **state)
+{
+	const char *v = "s3cr3t-Value/with+odd chars=1";
+	struct gd_secret s[] = { { "DB_PASSWORD", v, strlen(v) }, { "SHORT", "abc", 3 } };
+	struct gd_leak *l = NULL;
+	size_t skipped = 0;
+	char err[256], text[1024], enc[512];
+
+	assert_int_equal(gd_leak_new(&l, s, 2, &skipped, err, sizeof(err)), 0);
+	assert_int_equal(skipped, 1);
+
+	snprintf(text, sizeof(text), "the value is %s, keep it", v);
+	expect_one(l, "the value is ", v, ", keep it", "DB_PASSWORD");
+	expect_redacted(l, text, "DB_PASSWORD", v);
+	expect_none(l, "abc abc abc");
+
+	/* JSON-escaped: a JSON document inside a text result */
+	expect_redacted(l, "{\\\"note\\\":\\\"s3cr3t-Value\\/with+odd chars=1\\\"}", "DB_PASSWORD", "s3cr3t");
+	expect_redacted(l, "{\"note\":\"s3cr3t-Value/with+odd chars=1\"}", "DB_PASSWORD", "s3cr3t");
+	/* percent-encoded, component and form style, either case of hex */
+	expect_redacted(l, "GET /x?q=s3cr3t-Value%2Fwith%2Bodd%20chars%3D1 HTTP/1.1", "DB_PASSWORD", "s3cr3t");
+	expect_redacted(l, "q=s3cr3t-Value%2fwith%2bodd+chars%3d1&z", "DB_PASSWORD", "s3cr3t");
+	/* hex, both cases */
+	{
+		char hex[128] = "";
+		for (size_t i = 0; v[i]; i++)
+			snprintf(hex + 2 * i, 3, "%02X", (unsigned char)v[i]);
+		snprintf(text, sizeof(text), "dump: %s end", hex);
+		expect_redacted(l, text, "DB_PASSWORD", hex);
+	}
+	/* base64 and base64url, the value at each alignment of a larger blob */
+	for (unsigned a = 0; a < 3; a++) {
+		for (unsigned u = 0; u < 2; u++) {
+			char raw[256];
+			size_t n = (size_t)snprintf(raw, sizeof(raw), "%.*s%s and more bytes after it", (int)a, "xy", v);
+
+			b64(raw, n, enc, u ? B64URL : B64);
+			snprintf(text, sizeof(text), "blob: %s", enc);
+			struct gd_hit h[4];
+			int hn = gd_leak_scan(l, text, strlen(text), h, 4);
+			if (hn != 1 || strcmp(h[0].kind, "DB_PASSWORD") != 0)
+				fail_msg("alignment %u %s: %d hits in %s", a, u ? "base64url" : "base64", hn, text);
+			/* what is left of the blob cannot be decoded back to the value */
+			struct mg_buf out;
+			mg_buf_init(&out, 1 << 16);
+			assert_int_equal(gd_leak_redact(text, strlen(text), h, 1, &out), 0);
+			assert_non_null(strstr(out.data, "[REDACTED:DB_PASSWORD]"));
+			assert_int_equal(h[0].off, strlen("blob: "));
+			mg_buf_release(&out);
+		}
+	}
+	/* the whole value as base64 with padding: nothing of it stays */
+	b64(v, strlen(v), enc, B64);
+	snprintf(text, sizeof(text), "%s", enc);
+	expect_redacted(l, text, "DB_PASSWORD", enc + 4);
+	gd_leak_free(l);
+}
+
+static void test_redact_keeps_the_rest(void **state)
+{
+	struct gd_leak *l = new_leak(NULL, 0);
+	char *a = tail("AKIA", AZ, 16, 40), *g = tail("ghp_", ALNUM, 36, 41);
+	char text[512], want[512];
+	struct gd_hit h[8];
+	struct mg_buf out;
+	int n;
+
+	snprintf(text, sizeof(text), "k1=%s\nk2=%s\nünïcödé stays", a, g);
+	n = gd_leak_scan(l, text, strlen(text), h, 8);
+	assert_int_equal(n, 2);
+	mg_buf_init(&out, 4096);
+	assert_int_equal(gd_leak_redact(text, strlen(text), h, 2, &out), 0);
+	snprintf(want, sizeof(want), "k1=[REDACTED:aws-access-key]\nk2=[REDACTED:github-token]\nünïcödé stays");
+	assert_string_equal(out.data, want);
+	mg_buf_release(&out);
+	/* the cap of the output holds */
+	mg_buf_init(&out, 8);
+	assert_int_equal(gd_leak_redact(text, strlen(text), h, 2, &out), -EMSGSIZE);
+	mg_buf_release(&out);
+	/* more hits than asked for: the first ones */
+	assert_int_equal(gd_leak_scan(l, text, strlen(text), h, 1), 1);
+	assert_int_equal(h[0].off, 3);
+	free(a);
+	free(g);
+	gd_leak_free(l);
+}
+
+/* 100 known secrets and every shape compile, and a text with thousands of
+ * needles is refused (-E2BIG) rather than scanned without bound. */
+static void test_many(void **state)
+{
+	struct gd_secret s[100];
+	char *vals[100], names[100][16];
+	struct gd_leak *l = NULL;
+	char err[256];
+	struct mg_buf t;
+	struct gd_hit h[8];
+
+	for (int i = 0; i < 100; i++) {
+		vals[i] = tail("", ALNUM, 24, 100 + (uint32_t)i);
+		snprintf(names[i], sizeof(names[i]), "S%d", i);
+		s[i] = (struct gd_secret){ names[i], vals[i], 24 };
+	}
+	assert_int_equal(gd_leak_new(&l, s, 100, NULL, err, sizeof(err)), 0);
+	expect_one(l, "x ", vals[57], " y", "S57");
+	mg_buf_init(&t, 1 << 22);
+	for (int i = 0; i < 5000; i++)
+		mg_buf_addf(&t, "%s ", vals[i % 100]);
+	assert_int_equal(gd_leak_scan(l, t.data, t.len, h, 8), -E2BIG);
+	mg_buf_release(&t);
+	for (int i = 0; i < 100; i++)
+		free(vals[i]);
+	gd_leak_free(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shapes),
+		cmocka_unit_test(test_shape_edges),
+		cmocka_unit_test(test_benign),
+		cmocka_unit_test(test_known_secret_encodings),
+		cmocka_unit_test(test_redact_keeps_the_rest),
+		cmocka_unit_test(test_many),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
