@@ -1,6 +1,7 @@
 /* Gateway internals shared by the files of src/gateway/.
  *
  *   session.c   requests and notifications from a client
+ *   emit.c      sending to clients
  *   relay.c     messages from an upstream instance back to clients
  *   upstream.c  instance lifecycle: spawn, initialize, stop, crash, restart
  *   call.c      in-flight requests: ids, deadlines, completion, audit
@@ -328,18 +329,19 @@ void gw_call_free(struct gw_call *c);
 void gw_calls_sweep(struct gateway *gw, uint64_t now_ms);
 struct gw_call *gw_call_by_token(struct gw_upstream *up, int64_t token);
 void gw_call_touch(struct gw_call *c);
+/* The client request a message of up to s concerns: the only call of s in
+ * flight on up, or NULL when there is none or several. */
+struct gw_call *gw_related_call(struct gw_upstream *up, struct gw_session *s);
 
-/* session.c */
+/* emit.c: everything sent to a client leaves through these */
 int gw_session_send(struct gw_session *s, char *line, size_t len);
 /* The same for a message that belongs to a client request (see gw_out). */
 int gw_session_send_rel(struct gw_session *s, char *line, size_t len, const char *rel,
 			size_t rel_len, bool final);
-/* The client request a message of up to s concerns: the only call of s in
- * flight on up, or NULL when there is none or several. */
-struct gw_call *gw_related_call(struct gw_upstream *up, struct gw_session *s);
 /* Hold what is sent to s for the next us microseconds (order kept). */
 void gw_session_hold(struct gw_session *s, uint64_t us);
 void gw_sessions_release_held(uv_timer_t *t);
+void gw_backlog_free(struct gw_backlog *b);
 /* Build and send an error / result / notification to the session. */
 void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int code,
 		      const char *msg, const json_t *data);
@@ -348,6 +350,8 @@ void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
 /* The same on the stream of the client request rel (params owned). */
 void gw_session_notify_rel(struct gw_session *s, const char *method, json_t *params,
 			   const char *rel, size_t rel_len);
+
+/* session.c */
 void gw_session_answer_initialize(struct gw_session *s);
 void gw_sessions_discovery_done(struct gateway *gw);
 char *gw_id_key(const json_t *id);

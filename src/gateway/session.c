@@ -19,160 +19,6 @@
 #define MAX_CALLS_PER_SESSION 4096
 #define MAX_BACKLOG 1024        /* messages held while initialize waits */
 
-/* ---- sending ---- */
-
-static void hold_line(struct gw_session *s, struct gw_out *o)
-{
-	struct gw_backlog *b = mg_malloc(sizeof(*b) + o->len);
-
-	b->len = o->len;
-	memcpy(b->line, o->line, o->len);
-	b->rel = o->rel ? mg_memdup0(o->rel, o->rel_len) : NULL;
-	b->rel_len = o->rel_len;
-	b->final = o->final;
-	free(o->line);
-	mg_list_add_tail(&s->held, &b->node);
-}
-
-static void backlog_free(struct gw_backlog *b)
-{
-	free(b->rel);
-	free(b);
-}
-
-void gw_session_hold(struct gw_session *s, uint64_t us)
-{
-	uint64_t until = mg_now_us() + us;
-
-	if (until > s->hold_until_us)
-		s->hold_until_us = until;
-	if (!uv_is_active((uv_handle_t *)&s->gw->release))
-		uv_timer_start(&s->gw->release, gw_sessions_release_held, us / 1000 + 1, 0);
-}
-
-static int send_now(struct gw_session *s, struct gw_out *o)
-{
-	int rc = s->ops->send(s, o);
-
-	if (rc) {
-		mg_warn("session %s: cannot deliver a message (%s); closing it", s->id,
-			strerror(-rc));
-		s->ops->close(s);
-	}
-	return rc;
-}
-
-void gw_sessions_release_held(uv_timer_t *t)
-{
-	struct gateway *gw = t->data;
-	uint64_t now = mg_now_us(), wait = 0;
-	struct mg_list *pos, *tmp;
-
-	mg_list_each_safe(pos, tmp, &gw->sessions) {
-		struct gw_session *s = mg_container_of(pos, struct gw_session, node);
-
-		if (now < s->hold_until_us) {
-			uint64_t w = s->hold_until_us - now;
-			wait = !wait || w < wait ? w : wait;
-			continue;
-		}
-		while (!mg_list_empty(&s->held) && !s->closed) {
-			struct gw_backlog *b = mg_container_of(s->held.next, struct gw_backlog, node);
-			struct gw_out o = { mg_memdup0(b->line, b->len), b->len, b->rel, b->rel_len,
-					    b->final };
-
-			mg_list_del(&b->node);
-			send_now(s, &o);
-			backlog_free(b);
-		}
-	}
-	if (wait)
-		uv_timer_start(t, gw_sessions_release_held, wait / 1000 + 1, 0);
-}
-
-int gw_session_send_rel(struct gw_session *s, char *line, size_t len, const char *rel,
-			size_t rel_len, bool final)
-{
-	struct gw_out o = { line, len, rel, rel_len, final };
-
-	if (s->closed) {
-		free(line);
-		return -EPIPE;
-	}
-	if (!mg_list_empty(&s->held) || mg_now_us() < s->hold_until_us) {
-		hold_line(s, &o);               /* keep the order of messages */
-		return 0;
-	}
-	return send_now(s, &o);
-}
-
-int gw_session_send(struct gw_session *s, char *line, size_t len)
-{
-	return gw_session_send_rel(s, line, len, NULL, 0, false);
-}
-
-void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int code,
-		      const char *msg, const json_t *data)
-{
-	struct mg_buf b;
-	char *line;
-	size_t len;
-
-	mg_buf_init(&b, 1 << 20);
-	if (rpc_error_line(&b, id, id_len, code, msg, data)) {
-		mg_buf_release(&b);
-		return;
-	}
-	line = mg_buf_detach(&b, &len);
-	s->last_code = code;
-	snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
-	s->last_bytes = len;
-	gw_session_send_rel(s, line, len, id, id_len, id != NULL);
-}
-
-void gw_session_result(struct gw_session *s, const char *id, size_t id_len, json_t *result)
-{
-	struct mg_buf b;
-	char *line;
-	size_t len;
-
-	mg_buf_init(&b, s->gw->cfg.max_message);
-	if (rpc_result_line(&b, id, id_len, result)) {
-		mg_buf_release(&b);
-		json_decref(result);
-		gw_session_error(s, id, id_len, RPC_INTERNAL_ERROR,
-				 "mcpguard: result larger than the message size cap", NULL);
-		return;
-	}
-	json_decref(result);
-	line = mg_buf_detach(&b, &len);
-	s->last_code = 0;
-	s->last_bytes = len;
-	gw_session_send_rel(s, line, len, id, id_len, true);
-}
-
-void gw_session_notify_rel(struct gw_session *s, const char *method, json_t *params,
-			   const char *rel, size_t rel_len)
-{
-	struct mg_buf b;
-	char *line;
-	size_t len;
-
-	mg_buf_init(&b, s->gw->cfg.max_message);
-	if (rpc_request_line(&b, NULL, 0, method, params) == 0) {
-		line = mg_buf_detach(&b, &len);
-		gw_session_send_rel(s, line, len, rel, rel_len, false);
-	} else {
-		mg_buf_release(&b);
-	}
-	json_decref(params);
-}
-
-void gw_session_notify(struct gw_session *s, const char *method, json_t *params)
-{
-	gw_session_notify_rel(s, method, params, NULL, 0);
-}
-
 char *gw_id_key(const json_t *id)
 {
 	struct mg_buf b;
@@ -323,11 +169,11 @@ void gw_session_close(struct gw_session *s)
 	}
 	mg_list_each_safe(pos, tmp, &s->backlog) {
 		mg_list_del(pos);
-		backlog_free(mg_container_of(pos, struct gw_backlog, node));
+		gw_backlog_free(mg_container_of(pos, struct gw_backlog, node));
 	}
 	mg_list_each_safe(pos, tmp, &s->held) {
 		mg_list_del(pos);
-		backlog_free(mg_container_of(pos, struct gw_backlog, node));
+		gw_backlog_free(mg_container_of(pos, struct gw_backlog, node));
 	}
 	mg_list_del(&s->node);
 	mg_map_release(&s->calls);
@@ -352,7 +198,7 @@ static void replay_backlog(struct gw_session *s)
 		mg_list_del(&m->node);
 		s->backlog_len--;
 		gw_session_recv(s, m->line, m->len);
-		backlog_free(m);
+		gw_backlog_free(m);
 	}
 }
 
