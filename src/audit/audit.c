@@ -98,6 +98,9 @@ void aud_write(struct aud_log *a, const struct aud_record *r)
 	add_str(o, "error", r->error);
 	json_object_set_new(o, "bytes_in", json_integer((json_int_t)r->bytes_in));
 	json_object_set_new(o, "bytes_out", json_integer((json_int_t)r->bytes_out));
+	add_str(o, "check", r->check);
+	add_str(o, "finding", r->finding);
+	add_str(o, "detail", r->detail);
 	if (a->log_arguments && r->arguments)
 		json_object_set(o, "arguments", (json_t *)(uintptr_t)r->arguments);
 	/* Nine significant digits: durations read 46.453, not 46.453000000000003. */

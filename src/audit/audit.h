@@ -25,6 +25,9 @@ struct aud_record {
 	uint64_t bytes_in;      /* request bytes from the client */
 	uint64_t bytes_out;     /* response bytes to the client */
 	const json_t *arguments;/* logged only with log_arguments */
+	const char *check;      /* a check's decision (outcome redacted, blocked, refused, logged) */
+	const char *finding;    /* what it found: a secret's name or a pattern's kind, never a value */
+	const char *detail;
 };
 
 /* Open (append, create 0600, parent directories made).  NULL path -> a

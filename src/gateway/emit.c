@@ -1,7 +1,7 @@
 /* Sending to clients: every message the gateway sends to a client session
- * leaves through gw_session_send_rel, which keeps the order of messages
- * (output held back after progress, see session.c) and hands the line to
- * the session's transport. */
+ * leaves through gw_session_emit: the checkpoint (pipeline.c) first, then
+ * the order of messages is kept (output held back after progress) and the
+ * line goes to the session's transport. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +9,10 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/str.h"
 #include "base/time.h"
 #include "gateway/internal.h"
+#include "json/jx.h"
 
 static void hold_line(struct gw_session *s, struct gw_out *o)
 {
@@ -81,20 +83,87 @@ void gw_sessions_release_held(uv_timer_t *t)
 		uv_timer_start(t, gw_sessions_release_held, wait / 1000 + 1, 0);
 }
 
-int gw_session_send_rel(struct gw_session *s, char *line, size_t len, const char *rel,
-			size_t rel_len, bool final)
+/* The answer a client gets instead of a response that a check stopped: a
+ * tool error it can show for tools/call, a JSON-RPC error otherwise. */
+static char *refusal(struct gw_session *s, const char *rel, size_t rel_len, const char *method,
+		     const char *reason, size_t *len)
 {
-	struct gw_out o = { line, len, rel, rel_len, final };
+	struct mg_buf b;
+	json_t *r;
+
+	mg_buf_init(&b, 1 << 20);
+	if (method && strcmp(method, "tools/call") == 0) {
+		r = json_pack("{s[{ssss}]sb}", "content", "type", "text", "text", reason, "isError", 1);
+		rpc_result_line(&b, rel, rel_len, r);
+		json_decref(r);
+	} else {
+		r = json_pack("{ssss}", "gateway", "mcpguard", "reason", "blocked");
+		rpc_error_line(&b, rel, rel_len, RPC_INTERNAL_ERROR, reason, r);
+		json_decref(r);
+	}
+	s->last_code = RPC_INTERNAL_ERROR;
+	mg_strlcpy(s->last_error, reason, sizeof(s->last_error));
+	return mg_buf_detach(&b, len);
+}
+
+static bool has_member(const char *line, size_t len, const char *name)
+{
+	const char *path[] = { name };
+	struct jx_span sp;
+
+	return jx_find(line, len, path, 1, &sp) == 0;
+}
+
+int gw_session_emit(struct gw_session *s, char *line, size_t len, const char *rel, size_t rel_len,
+		    bool final, const struct gw_origin *from)
+{
+	struct gw_out o;
 
 	if (s->closed) {
 		free(line);
 		return -EPIPE;
 	}
+	if (s->gw->cfg.n_checks) {
+		struct gd_msg m = {
+			.dir = GD_TO_CLIENT,
+			.kind = final ? GD_RESPONSE
+				: has_member(line, len, "id") ? GD_REQUEST : GD_NOTIFICATION,
+			.method = from ? from->method : NULL,
+			.server = from ? from->server : NULL,
+			.name = from ? from->name : NULL,
+			.session = s->id,
+		};
+		char reason[512], method[96];
+
+		if (!m.method && m.kind != GD_RESPONSE) {
+			/* a notification or request: its own method */
+			const char *path[] = { "method" };
+			struct jx_span sp;
+
+			if (jx_find(line, len, path, 1, &sp) == 0 && sp.len > 2 && sp.len < 96) {
+				snprintf(method, sizeof(method), "%.*s", (int)sp.len - 2, line + sp.off + 1);
+				m.method = method;
+			}
+		}
+		if (gw_pipeline_run(s->gw, &m, &line, &len, reason, sizeof(reason)) == GD_DENY) {
+			free(line);
+			if (!final)
+				return -EACCES;
+			line = refusal(s, rel, rel_len, m.method, reason, &len);
+		}
+	}
+	o = (struct gw_out){ line, len, rel, rel_len, final };
 	if (!mg_list_empty(&s->held) || mg_now_us() < s->hold_until_us) {
 		hold_line(s, &o);               /* keep the order of messages */
 		return 0;
 	}
 	return send_now(s, &o);
+}
+
+int gw_session_send_rel(struct gw_session *s, char *line, size_t len, const char *rel,
+			size_t rel_len, bool final)
+{
+	return gw_session_emit(s, line, len, rel, rel_len, final, NULL);
 }
 
 int gw_session_send(struct gw_session *s, char *line, size_t len)

@@ -208,6 +208,7 @@ void gw_free(struct gateway *gw)
 		free(srv);
 	}
 	free(gw->servers);
+	gw_pipeline_release(gw);
 	sbx_filter_release(&gw->filter);
 	gw_agg_release(&gw->agg);
 	if (gw->sweep.loop) {

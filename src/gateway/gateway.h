@@ -36,10 +36,15 @@ struct gw_config {
 	const char *workspace_dir;      /* one persistent folder per server; NULL:
 					   a temporary /workspace (borrowed) */
 	const char *npm_dir;            /* where npx packages are installed */
+	/* What every message passes before it leaves (gateway/pipeline.c), in
+	 * order; owned by the caller, alive as long as the gateway. */
+	struct gd_check *const *checks;
+	size_t n_checks;
 };
 
 struct gateway;
 struct gw_session;
+struct gd_check;
 
 /* A message to a client, and what it belongs to: rel is the exact id text
  * of the client request it concerns (its response, its progress, a

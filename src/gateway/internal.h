@@ -18,6 +18,7 @@
 #include "base/list.h"
 #include "base/map.h"
 #include "gateway/gateway.h"
+#include "guard/check.h"
 #include "rpc/msg.h"
 #include "runtime/proc.h"
 #include "runtime/seccomp.h"
@@ -239,6 +240,7 @@ struct gateway {
 	bool shutting_down;
 	struct sbx_filter filter;       /* seccomp, built once */
 	bool filter_ok;
+	struct gd_out check_out;        /* the checks' outcome, reused (pipeline.c) */
 	void (*shutdown_done)(struct gateway *gw, void *ctx);
 	void *shutdown_ctx;
 };
@@ -333,7 +335,26 @@ void gw_call_touch(struct gw_call *c);
  * flight on up, or NULL when there is none or several. */
 struct gw_call *gw_related_call(struct gw_upstream *up, struct gw_session *s);
 
+/* pipeline.c */
+/* Offer a message about to leave (line owned, with its newline) to every
+ * check.  m's raw/len are set here.  On GD_EDIT the line and its length are the edited
+ * bytes; on GD_DENY reason says why (the caller answers or drops). */
+enum gd_verdict gw_pipeline_run(struct gateway *gw, struct gd_msg *m, char **line, size_t *len,
+				char *reason, size_t reason_len);
+void gw_pipeline_release(struct gateway *gw);
+
 /* emit.c: everything sent to a client leaves through these */
+/* Where a message to a client comes from: a server (its name), and the
+ * method and name of the request it concerns.  NULL: the gateway. */
+struct gw_origin {
+	const char *server;
+	const char *method;
+	const char *name;
+};
+/* Send to s through the checkpoint.  -EACCES: a check stopped a message
+ * that is no response (dropped; a response is replaced by the refusal). */
+int gw_session_emit(struct gw_session *s, char *line, size_t len, const char *rel, size_t rel_len,
+		    bool final, const struct gw_origin *from);
 int gw_session_send(struct gw_session *s, char *line, size_t len);
 /* The same for a message that belongs to a client request (see gw_out). */
 int gw_session_send_rel(struct gw_session *s, char *line, size_t len, const char *rel,

@@ -3,6 +3,7 @@
  * requests (sampling, elicitation, roots).  Each reaches only the session
  * that owns the instance, or for a shared instance the session whose call
  * is in flight there: one session's traffic never leaks into another's. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,8 +45,8 @@ static void send_copy(struct gw_session *s, struct gw_upstream *up, const struct
 
 	memcpy(line, m->raw, m->len);
 	line[m->len] = '\n';
-	gw_session_send_rel(s, line, m->len + 1, c ? c->client_id : NULL,
-			    c ? c->client_id_len : 0, false);
+	gw_session_emit(s, line, m->len + 1, c ? c->client_id : NULL, c ? c->client_id_len : 0, false,
+			&(struct gw_origin){ up ? up->srv->def->name : NULL, m->method, NULL });
 }
 
 /* Answer a server's request ourselves (ping, refusals). */
@@ -58,6 +59,8 @@ static void answer_upstream(struct gw_upstream *up, const struct rpc_msg *m, jso
 	gw_upstream_reply(up, id, idl, result, code, msg);
 	json_decref(result);
 }
+
+static void s2c_free(struct gw_s2c *e);
 
 static void on_server_request(struct gw_upstream *up, struct rpc_msg *m)
 {
@@ -119,8 +122,15 @@ static void on_server_request(struct gw_upstream *up, struct rpc_msg *m)
 		/* The request the server asks on behalf of, when it is clear. */
 		struct gw_call *c = gw_related_call(up, s);
 
-		gw_session_send_rel(s, line, len, c ? c->client_id : NULL,
-				    c ? c->client_id_len : 0, false);
+		if (gw_session_emit(s, line, len, c ? c->client_id : NULL, c ? c->client_id_len : 0,
+				    false, &(struct gw_origin){ up->srv->def->name, m->method, NULL })
+		    == -EACCES) {
+			/* a check stopped it: the server hears so at once */
+			mg_map_deli(&s->s2c, (uint64_t)e->sess_id);
+			s2c_free(e);
+			answer_upstream(up, m, NULL, RPC_INTERNAL_ERROR,
+					"mcpguard blocked this request: it carried a secret");
+		}
 	}
 }
 
@@ -256,7 +266,8 @@ static void on_progress(struct gw_upstream *up, struct rpc_msg *m)
 		return;
 	}
 	line = mg_buf_detach(&b, &len);
-	gw_session_send_rel(c->sess, line, len, c->client_id, c->client_id_len, false);
+	gw_session_emit(c->sess, line, len, c->client_id, c->client_id_len, false,
+			&(struct gw_origin){ up->srv->def->name, m->method, c->name });
 }
 
 static void on_log(struct gw_upstream *up, struct rpc_msg *m)

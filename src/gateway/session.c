@@ -465,8 +465,70 @@ static void drop_shared_subscriptions(struct gw_session *s)
 	}
 }
 
+static void forward_now(struct gw_session *s, struct rpc_msg *m, const struct route *r,
+			const char *id, size_t idl);
+
+/* A request that a check stopped: a tool error the client can show for
+ * tools/call, an invalid-params error otherwise. */
+static void refuse(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl,
+		   const char *reason)
+{
+	if (strcmp(m->method, "tools/call") == 0) {
+		gw_session_result(s, id, idl, json_pack("{s[{ssss}]sb}", "content", "type", "text",
+							"text", reason, "isError", 1));
+	} else {
+		json_t *data = json_pack("{ssss}", "gateway", "mcpguard", "reason", "refused");
+
+		gw_session_error(s, id, idl, RPC_INVALID_PARAMS, reason, data);
+		json_decref(data);
+	}
+}
+
+/* Through the checkpoint first: a refused request never reaches the
+ * server (nor starts an instance); an edited one goes on as edited. */
 static void forward(struct gw_session *s, struct rpc_msg *m, const struct route *r,
 		    const char *id, size_t idl)
+{
+	struct gd_msg gm = {
+		.dir = GD_TO_SERVER,
+		.kind = GD_REQUEST,
+		.method = m->method,
+		.server = r->srv->def->name,
+		.name = r->exposed ? r->exposed : r->uri,
+		.session = s->id,
+	};
+	struct rpc_msg edited;
+	char reason[512], why[128], *idr = NULL;
+	char *copy;
+	size_t len = m->len;
+
+	if (!s->gw->cfg.n_checks) {
+		forward_now(s, m, r, id, idl);
+		return;
+	}
+	copy = mg_memdup0(m->raw, m->len);
+	switch (gw_pipeline_run(s->gw, &gm, &copy, &len, reason, sizeof(reason))) {
+	case GD_DENY:
+		refuse(s, m, id, idl, reason);
+		break;
+	case GD_EDIT:
+		if (rpc_parse(copy, len - 1, &edited, why, sizeof(why), &idr)) {
+			free(idr);
+			refuse(s, m, id, idl, "mcpguard could not rewrite this request");
+			break;
+		}
+		forward_now(s, &edited, r, id, idl);
+		rpc_msg_release(&edited);
+		break;
+	default:
+		forward_now(s, m, r, id, idl);
+		break;
+	}
+	free(copy);
+}
+
+static void forward_now(struct gw_session *s, struct rpc_msg *m, const struct route *r,
+			const char *id, size_t idl)
 {
 	struct gw_upstream *up;
 	struct gw_call *c;

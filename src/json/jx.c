@@ -341,6 +341,114 @@ int jx_splice(const char *raw, size_t len, const struct jx_edit *edits, size_t n
 	return mg_buf_add(out, raw + pos, len - pos);
 }
 
+int jx_strings(const char *raw, size_t len,
+	       int (*cb)(void *ctx, const struct jx_span *tok, bool is_key, const struct jx_span *key),
+	       void *ctx)
+{
+	struct scan s = { raw, raw + len };
+	struct mg_buf stack;            /* 'o' or 'a' per open container */
+	struct jx_span key = { 0, 0 };
+	bool want_key = false;
+	int rc = 0;
+
+	mg_buf_init(&stack, len + 1);
+	while (s.p < s.end && rc == 0) {
+		char c = *s.p;
+		bool in_obj = stack.len && stack.data[stack.len - 1] == 'o';
+
+		switch (c) {
+		case '"': {
+			struct jx_span tok = { (size_t)(s.p - raw), 0 };
+
+			if (skip_string(&s)) {
+				rc = -EINVAL;
+				break;
+			}
+			tok.len = (size_t)(s.p - raw) - tok.off;
+			if (in_obj && want_key) {
+				key = tok;
+				rc = cb(ctx, &tok, true, NULL);
+			} else {
+				rc = cb(ctx, &tok, false, in_obj ? &key : NULL);
+			}
+			continue;
+		}
+		case '{':
+		case '[':
+			if (mg_buf_addc(&stack, c == '{' ? 'o' : 'a')) {
+				rc = -EINVAL;
+				break;
+			}
+			want_key = c == '{';
+			break;
+		case '}':
+		case ']':
+			if (!stack.len) {
+				rc = -EINVAL;
+				break;
+			}
+			mg_buf_truncate(&stack, stack.len - 1);
+			want_key = false;
+			break;
+		case ',':
+			want_key = in_obj;
+			break;
+		case ':':
+			want_key = false;
+			break;
+		default:
+			break;
+		}
+		s.p++;
+	}
+	mg_buf_release(&stack);
+	return rc;
+}
+
+int jx_unescape(const char *str, size_t n, struct mg_buf *out)
+{
+	const char *p = str, *end = str + n;
+	int rc = 0;
+
+	while (p < end && rc == 0) {
+		const char *bs = memchr(p, '\\', (size_t)(end - p));
+		unsigned cp, lo;
+		char u[4];
+
+		if (!bs)
+			return mg_buf_add(out, p, (size_t)(end - p));
+		if ((rc = mg_buf_add(out, p, (size_t)(bs - p))))
+			break;
+		if (bs + 1 >= end)
+			return -EINVAL;
+		p = bs + 2;
+		switch (bs[1]) {
+		case '"': rc = mg_buf_addc(out, '"'); break;
+		case '\\': rc = mg_buf_addc(out, '\\'); break;
+		case '/': rc = mg_buf_addc(out, '/'); break;
+		case 'b': rc = mg_buf_addc(out, '\b'); break;
+		case 'f': rc = mg_buf_addc(out, '\f'); break;
+		case 'n': rc = mg_buf_addc(out, '\n'); break;
+		case 'r': rc = mg_buf_addc(out, '\r'); break;
+		case 't': rc = mg_buf_addc(out, '\t'); break;
+		case 'u':
+			if (read_u4(p, end, &cp))
+				return -EINVAL;
+			p += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
+			    read_u4(p + 2, end, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				p += 6;
+			}
+			rc = mg_buf_add(out, u, put_utf8(u, cp));
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return rc;
+}
+
 int jx_quote(const char *str, size_t n, struct mg_buf *out)
 {
 	json_t *j = json_stringn(str, n);

@@ -47,6 +47,18 @@ struct jx_edit {
 int jx_splice(const char *raw, size_t len, const struct jx_edit *edits, size_t n,
 	      struct mg_buf *out);
 
+/* Every string token of raw (valid JSON, as jansson accepted it), in
+ * document order: tok is its span with the quotes; key is the span of the
+ * member name when the string is a member's value (NULL in arrays and at
+ * the top), and is_key says the token is itself a member name.  Stops and
+ * returns cb's value if non-zero; -EINVAL on malformed text. */
+int jx_strings(const char *raw, size_t len,
+	       int (*cb)(void *ctx, const struct jx_span *tok, bool is_key, const struct jx_span *key),
+	       void *ctx);
+/* Decode the inside of a JSON string token (no quotes) into out.
+ * 0, -EINVAL (a bad escape) or -EMSGSIZE. */
+int jx_unescape(const char *s, size_t n, struct mg_buf *out);
+
 /* JSON-encode a C string (with quotes) into out. */
 int jx_quote(const char *s, size_t n, struct mg_buf *out);
 

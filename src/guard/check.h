@@ -1,0 +1,75 @@
+/* guard/check: the contract between the gateway's one checkpoint
+ * (gateway/pipeline.c) and the checks that inspect what passes it.
+ *
+ * Every message a client sends towards a server, and every message the
+ * gateway sends to a client (results, errors, notifications, server
+ * requests, and the gateway's own answers), is offered to each registered
+ * check in order before it leaves.  A check reads the message's bytes and
+ * answers:
+ *   pass   nothing to do;
+ *   edit   byte spans of the message to replace (a check re-encodes only
+ *          the strings it changes, so the rest stays the original bytes);
+ *   deny   the message must not leave; reason is what the client reads.
+ * Later checks see the edited bytes.  Findings (what was seen, never a
+ * secret's value) go to the audit log with the decision taken.
+ *
+ * Checks are made by the command that runs the gateway and handed to it;
+ * the gateway never calls one by name.  A check does no I/O. */
+#ifndef MG_GUARD_CHECK_H
+#define MG_GUARD_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "json/jx.h"
+
+enum gd_dir { GD_TO_SERVER, GD_TO_CLIENT };
+enum gd_kind { GD_REQUEST = 1, GD_NOTIFICATION, GD_RESPONSE };
+enum gd_verdict { GD_PASS, GD_EDIT, GD_DENY };
+
+struct gd_msg {
+	enum gd_dir dir;
+	enum gd_kind kind;
+	const char *raw;        /* one JSON-RPC message, valid JSON, no newline */
+	size_t len;
+	const char *method;     /* its method; for a response, the request's (may be NULL) */
+	const char *server;     /* the server it goes to or comes from; NULL: the gateway */
+	const char *name;       /* tool or prompt name, or URI, when known */
+	const char *session;
+};
+
+#define GD_MAX_EDITS 256
+#define GD_MAX_FINDINGS 16
+
+struct gd_finding {
+	char check[24];
+	char kind[64];          /* a secret's name or a pattern's kind */
+	char detail[64];        /* e.g. the encoding it was found in */
+};
+
+struct gd_out {
+	enum gd_verdict verdict;
+	struct jx_edit edits[GD_MAX_EDITS];     /* sorted by offset, disjoint; texts owned */
+	size_t n_edits;
+	char reason[512];
+	struct gd_finding findings[GD_MAX_FINDINGS];
+	size_t n_findings;
+	size_t more_findings;   /* findings past the array */
+};
+
+struct gd_check {
+	const char *name;
+	/* Inspect m; fill out (verdict starts as pass).  0 or -errno (the
+	 * message is then denied: a check that cannot decide fails closed). */
+	int (*run)(struct gd_check *c, const struct gd_msg *m, struct gd_out *out);
+	void (*free)(struct gd_check *c);
+};
+
+/* Helpers for checks.  gd_out_edit copies text; -E2BIG past GD_MAX_EDITS. */
+int gd_out_edit(struct gd_out *o, size_t off, size_t len, const char *text, size_t text_len);
+void gd_out_finding(struct gd_out *o, const char *check, const char *kind, const char *detail);
+void gd_out_deny(struct gd_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Free the edit texts and reset to pass. */
+void gd_out_reset(struct gd_out *o);
+
+#endif

@@ -1,0 +1,264 @@
+/* guard/leak_check: secrets and credentials kept out of what leaves the
+ * gateway (see leak_check.h). */
+#include "guard/leak_check.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/mem.h"
+
+#define CHECK "secrets"
+#define MAX_HITS 64
+
+struct leak_check {
+	struct gd_check base;
+	struct gd_leak *leak;
+	enum gd_leak_mode mode;
+	char ***owners;                 /* per secret, NULL-terminated copies */
+	size_t n;
+	struct mg_buf dec, blob, red, quoted;
+	struct gd_hit hits[MAX_HITS];
+};
+
+struct walk {
+	struct leak_check *lc;
+	const struct gd_msg *m;
+	struct gd_out *out;
+};
+
+int gd_leak_mode_parse(const char *s, enum gd_leak_mode *out)
+{
+	if (strcmp(s, "redact") == 0)
+		*out = GD_LEAK_REDACT;
+	else if (strcmp(s, "block") == 0)
+		*out = GD_LEAK_BLOCK;
+	else if (strcmp(s, "log") == 0)
+		*out = GD_LEAK_LOG;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static bool owns(const struct leak_check *lc, int secret, const char *server)
+{
+	if (!server)
+		return false;
+	for (char **o = lc->owners[secret]; o && *o; o++)
+		if (strcmp(*o, server) == 0)
+			return true;
+	return false;
+}
+
+/* Scan text; -E2BIG (more needles than a scan follows) is one hit over
+ * the whole text. */
+static int scan(struct leak_check *lc, const char *text, size_t len)
+{
+	int n = gd_leak_scan(lc->leak, text, len, lc->hits, MAX_HITS);
+
+	if (n == -E2BIG) {
+		lc->hits[0] = (struct gd_hit){ 0, len, -1, "many-secrets", NULL };
+		n = 1;
+	}
+	return n;
+}
+
+static bool is_blob_key(const struct gd_msg *m, const struct jx_span *key)
+{
+	return key && key->len == 6 && memcmp(m->raw + key->off, "\"blob\"", 6) == 0;
+}
+
+/* Replace the string token tok with the redacted text (re-encoded as a
+ * JSON string, or as base64 again for a blob). */
+static int redact_token(struct walk *w, const struct jx_span *tok, const char *text, size_t len,
+			int n, bool blob)
+{
+	struct leak_check *lc = w->lc;
+	int rc;
+
+	mg_buf_reset(&lc->red);
+	mg_buf_reset(&lc->quoted);
+	if ((rc = gd_leak_redact(text, len, lc->hits, (size_t)n, &lc->red)))
+		return rc;
+	if (blob) {
+		size_t b64len = sodium_base64_encoded_len(lc->red.len, sodium_base64_VARIANT_ORIGINAL);
+
+		if ((rc = mg_buf_reserve(&lc->quoted, b64len + 2)))
+			return rc;
+		lc->quoted.data[0] = '"';
+		sodium_bin2base64(lc->quoted.data + 1, b64len, (const unsigned char *)lc->red.data,
+				  lc->red.len, sodium_base64_VARIANT_ORIGINAL);
+		lc->quoted.len = 1 + strlen(lc->quoted.data + 1);
+		mg_buf_addc(&lc->quoted, '"');
+	} else if ((rc = jx_quote(lc->red.data, lc->red.len, &lc->quoted))) {
+		/* the text is not UTF-8 after all: the whole string goes */
+		mg_buf_reset(&lc->quoted);
+		rc = mg_buf_adds(&lc->quoted, "\"[REDACTED]\"");
+	}
+	return rc ? rc : gd_out_edit(w->out, tok->off, tok->len, lc->quoted.data, lc->quoted.len);
+}
+
+/* What the hits in one string mean for the message. */
+static int judge(struct walk *w, const struct jx_span *tok, const char *text, size_t len, int n,
+		 bool blob)
+{
+	struct leak_check *lc = w->lc;
+	const struct gd_msg *m = w->m;
+	bool to_client = m->dir == GD_TO_CLIENT;
+
+	for (int i = 0; i < n; i++) {
+		const struct gd_hit *h = &lc->hits[i];
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "%s%s%s", h->encoding ? h->encoding : "pattern",
+			 blob ? ", in a blob" : "", to_client ? "" : ", in a request");
+		if (!to_client) {
+			if (h->secret < 0 || owns(lc, h->secret, m->server)) {
+				if (h->secret < 0)
+					gd_out_finding(w->out, CHECK, h->kind, detail);
+				continue;
+			}
+			gd_out_finding(w->out, CHECK, h->kind, detail);
+			gd_out_deny(w->out, "mcpguard refused this request: it carries the secret '%s' "
+				    "(%s), which server '%s' does not own", h->kind,
+				    h->encoding ? h->encoding : "as it is", m->server ? m->server : "?");
+			return 1;
+		}
+		gd_out_finding(w->out, CHECK, h->kind, detail);
+	}
+	if (!to_client || lc->mode == GD_LEAK_LOG)
+		return 0;
+	if (lc->mode == GD_LEAK_BLOCK) {
+		const struct gd_hit *h = &lc->hits[0];
+		char what[160], from[96] = "";
+
+		snprintf(what, sizeof(what), h->secret >= 0 ? "the secret '%s'" : "a credential (%s)", h->kind);
+		if (m->server)
+			snprintf(from, sizeof(from), " of server '%s'", m->server);
+		gd_out_deny(w->out, "mcpguard blocked this %s%s: it carried %s",
+			    m->kind == GD_RESPONSE ? "result" : "message", from, what);
+		return 1;
+	}
+	return redact_token(w, tok, text, len, n, blob);
+}
+
+static int on_string(void *ctx, const struct jx_span *tok, bool is_key, const struct jx_span *key)
+{
+	struct walk *w = ctx;
+	struct leak_check *lc = w->lc;
+	const char *text = w->m->raw + tok->off + 1;
+	size_t len = tok->len - 2;
+	int n, rc;
+
+	if (memchr(text, '\\', len)) {
+		mg_buf_reset(&lc->dec);
+		if (jx_unescape(text, len, &lc->dec))
+			return -EINVAL;
+		text = lc->dec.data;
+		len = lc->dec.len;
+	}
+	n = scan(lc, text, len);
+	if (n < 0)
+		return n;
+	if (n > 0)
+		return judge(w, tok, text, len, n, false);
+	if (!is_key && is_blob_key(w->m, key) && len > 0) {
+		size_t bin_len = 0;
+
+		mg_buf_reset(&lc->blob);
+		if (mg_buf_reserve(&lc->blob, len) == 0 &&
+		    sodium_base642bin((unsigned char *)lc->blob.data, len, text, len, "\r\n ", &bin_len,
+				      NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
+			n = scan(lc, lc->blob.data, bin_len);
+			if (n < 0)
+				return n;
+			if (n > 0) {
+				/* the blob's bytes outlive the next scan: keep a copy */
+				char *bin = mg_memdup0(lc->blob.data, bin_len);
+
+				rc = judge(w, tok, bin, bin_len, n, true);
+				free(bin);
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+static int leak_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *out)
+{
+	struct walk w = { (struct leak_check *)c, m, out };
+	int rc = jx_strings(m->raw, m->len, on_string, &w);
+
+	return rc < 0 ? rc : 0;
+}
+
+static void leak_free(struct gd_check *c)
+{
+	struct leak_check *lc = (struct leak_check *)c;
+
+	if (!lc)
+		return;
+	gd_leak_free(lc->leak);
+	for (size_t i = 0; i < lc->n; i++) {
+		for (char **o = lc->owners[i]; o && *o; o++)
+			free(*o);
+		free(lc->owners[i]);
+	}
+	free(lc->owners);
+	mg_buf_release(&lc->dec);
+	mg_buf_release(&lc->blob);
+	mg_buf_release(&lc->red);
+	mg_buf_release(&lc->quoted);
+	free(lc);
+}
+
+int gd_leak_check_new(struct gd_check **out, const struct gd_secret *secrets,
+		      char *const *const *owners, size_t n, enum gd_leak_mode mode,
+		      char *err, size_t errlen)
+{
+	struct leak_check *lc = MG_NEW(struct leak_check);
+	int rc;
+
+	lc->base.name = CHECK;
+	lc->base.run = leak_run;
+	lc->base.free = leak_free;
+	lc->mode = mode;
+	lc->n = n;
+	lc->owners = mg_calloc(n ? n : 1, sizeof(*lc->owners));
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		while (owners && owners[i] && owners[i][k])
+			k++;
+		lc->owners[i] = mg_calloc(k + 1, sizeof(char *));
+		for (size_t j = 0; j < k; j++)
+			lc->owners[i][j] = mg_strdup(owners[i][j]);
+	}
+	/* scratch sized for the largest message the gateway forwards */
+	mg_buf_init(&lc->dec, (size_t)1 << 31);
+	mg_buf_init(&lc->blob, (size_t)1 << 31);
+	mg_buf_init(&lc->red, (size_t)1 << 31);
+	mg_buf_init(&lc->quoted, (size_t)1 << 31);
+	if ((rc = gd_leak_new(&lc->leak, secrets, n, NULL, err, errlen))) {
+		leak_free(&lc->base);
+		return rc;
+	}
+	*out = &lc->base;
+	return 0;
+}
+
+int gd_leak_check_filter(struct gd_check *c, const char *text, size_t len, struct mg_buf *out)
+{
+	struct leak_check *lc = (struct leak_check *)c;
+	int n = scan(lc, text, len);
+
+	if (n <= 0)
+		return n;
+	if (gd_leak_redact(text, len, lc->hits, (size_t)n, out))
+		return -EMSGSIZE;
+	return n;
+}
