@@ -18,7 +18,17 @@ struct aud_log {
 	char *path;
 	bool log_arguments;
 	struct mg_buf line;
+	mg_text_filter filter;
+	void *filter_ctx;
 };
+
+void aud_set_filter(struct aud_log *a, mg_text_filter f, void *ctx)
+{
+	if (a) {
+		a->filter = f;
+		a->filter_ctx = ctx;
+	}
+}
 
 int aud_open(struct aud_log **out, const char *path, bool log_arguments)
 {
@@ -105,6 +115,11 @@ void aud_write(struct aud_log *a, const struct aud_record *r)
 		json_object_set(o, "arguments", (json_t *)(uintptr_t)r->arguments);
 	/* Nine significant digits: durations read 46.453, not 46.453000000000003. */
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	mg_buf_reset(&a->line);
+	if (text && a->filter && a->filter(a->filter_ctx, text, strlen(text), &a->line)) {
+		free(text);
+		text = mg_buf_detach(&a->line, NULL);
+	}
 	mg_buf_reset(&a->line);
 	if (text && mg_buf_adds(&a->line, text) == 0 && mg_buf_addc(&a->line, '\n') == 0 &&
 	    mg_write_all(a->fd, a->line.data, a->line.len) < 0)

@@ -6,6 +6,8 @@
 #define MG_AUDIT_H
 
 #include <jansson.h>
+
+#include "base/buf.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,5 +38,7 @@ int aud_open(struct aud_log **out, const char *path, bool log_arguments);
 void aud_close(struct aud_log *a);
 void aud_write(struct aud_log *a, const struct aud_record *r);
 const char *aud_path(const struct aud_log *a);
+/* Every record passes f before it is written (secrets redacted). */
+void aud_set_filter(struct aud_log *a, mg_text_filter f, void *ctx);
 
 #endif

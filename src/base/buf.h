@@ -5,6 +5,7 @@
 #define MG_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mg_buf {
@@ -44,5 +45,10 @@ int mg_buf_vaddf(struct mg_buf *b, const char *fmt, va_list ap)
 void mg_buf_consume(struct mg_buf *b, size_t n);
 /* Take the storage (caller frees; NUL-terminated) and reset the buffer. */
 char *mg_buf_detach(struct mg_buf *b, size_t *len);
+
+/* A filter over text about to be written somewhere (the redaction of
+ * secrets from logs, audit records, cache files): appends the text to use
+ * to out and returns true, or returns false to keep the text as it is. */
+typedef bool (*mg_text_filter)(void *ctx, const char *text, size_t len, struct mg_buf *out);
 
 #endif

@@ -139,6 +139,11 @@ char *mg_state_dir(void)
 	return xdg_dir("XDG_STATE_HOME", ".local/state");
 }
 
+char *mg_config_dir(void)
+{
+	return xdg_dir("XDG_CONFIG_HOME", ".config");
+}
+
 int mg_write_text(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;

@@ -18,6 +18,8 @@ int mg_mkdir_p(const char *path, mode_t mode);
  * ~/.local/state/mcpguard).  Caller frees. */
 char *mg_cache_dir(void);
 char *mg_state_dir(void);
+/* $XDG_CONFIG_HOME/mcpguard or ~/.config/mcpguard.  Caller frees. */
+char *mg_config_dir(void);
 /* rm -rf, without following symlinks; errors are ignored. */
 void mg_rm_rf(const char *path);
 /* Write a short text to an existing file (procfs, cgroupfs): one write,

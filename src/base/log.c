@@ -2,9 +2,18 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static enum mg_log_level min_level = MG_LOG_INFO;
+static mg_log_filter filter;
+static void *filter_ctx;
+
+void mg_log_set_filter(mg_log_filter f, void *ctx)
+{
+	filter = f;
+	filter_ctx = ctx;
+}
 
 void mg_log_set_level(enum mg_log_level lvl)
 {
@@ -19,7 +28,7 @@ enum mg_log_level mg_log_get_level(void)
 void mg_log(enum mg_log_level lvl, const char *fmt, ...)
 {
 	static const char *const tag[] = { "debug", "info", "warning", "error", "" };
-	char msg[2048];
+	char msg[2048], filtered[2048];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;
@@ -29,6 +38,8 @@ void mg_log(enum mg_log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (filter && filter(filter_ctx, msg, filtered, sizeof(filtered)))
+		memcpy(msg, filtered, sizeof(msg));
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	/* One fprintf per line so that concurrent writers do not interleave. */

@@ -89,7 +89,8 @@ json_t *lc_load(const char *dir, const char *digest)
 	return v;
 }
 
-int lc_save(const char *dir, const char *digest, const json_t *view)
+int lc_save(const char *dir, const char *digest, const json_t *view, mg_text_filter filter,
+	    void *filter_ctx)
 {
 	char path[PATH_MAX], sub[PATH_MAX];
 	json_t *copy;
@@ -108,6 +109,17 @@ int lc_save(const char *dir, const char *digest, const json_t *view)
 	json_object_set_new(copy, "format", json_integer(LC_FORMAT));
 	json_object_set_new(copy, "digest", json_string(digest));
 	text = jx_dump(copy, &len);
+	if (filter) {
+		struct mg_buf b;
+
+		mg_buf_init(&b, LC_MAX_FILE);
+		if (filter(filter_ctx, text, len, &b)) {
+			free(text);
+			text = mg_buf_detach(&b, &len);
+		} else {
+			mg_buf_release(&b);
+		}
+	}
 	rc = mg_write_file_atomic(path, text, len, 0600);
 	free(text);
 	json_decref(copy);

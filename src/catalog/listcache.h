@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
+
 #include "catalog/catalog.h"
 
 /* Hex BLAKE2b-256 over everything in the definition that can change what
@@ -18,6 +20,7 @@ void cat_server_digest(const struct cat_server *s, char out[65]);
  * a new reference or NULL. */
 json_t *lc_load(const char *dir, const char *digest);
 /* Store view (borrowed).  0 or -errno; failures only cost a slower start. */
-int lc_save(const char *dir, const char *digest, const json_t *view);
+int lc_save(const char *dir, const char *digest, const json_t *view, mg_text_filter filter,
+	    void *filter_ctx);
 
 #endif

@@ -17,6 +17,7 @@
 #include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "gateway/gateway.h"
+#include "cli/secrets.h"
 #include "cli/serve.h"
 
 static const char gateway_usage[] =
@@ -71,6 +72,18 @@ static const char gateway_usage[] =
 	"                            on the host, with a warning at each start.  Without\n"
 	"                            this flag such servers do not start.\n"
 	"\n"
+	"Secrets (docs/security.md#secrets):\n"
+	"  --block-secrets[=MODE]    Keep secrets and credentials out of what servers send to\n"
+	"                            clients, and a server's secrets out of requests to other\n"
+	"                            servers.  MODE: redact (default; '[REDACTED:kind]' in\n"
+	"                            place), block (the message does not reach the client),\n"
+	"                            log (recorded only), false (off).\n"
+	"  --secrets FILE[:FILE]     .env files (NAME=value) searched first for the secrets\n"
+	"                            the catalog names (repeatable); then the store\n"
+	"                            ('mcpguard secret set'), then the environment.\n"
+	"  --secret-store DIR        Where the encrypted store lives (default\n"
+	"                            /etc/mcpguard as root, else ~/.config/mcpguard).\n"
+	"\n"
 	"Audit and logs:\n"
 	"  --log-calls[=BOOL]        Audit every request as one JSON line (default true),\n"
 	"                            and print a summary of each tool call on stderr.\n"
@@ -91,8 +104,8 @@ static const char gateway_usage[] =
 	"  --block-network           Accepted (Docker's); egress is always default-deny here.\n"
 	"\n"
 	"Docker flags accepted for compatibility but not acted on yet (a warning says so):\n"
-	"  --block-secrets --verify-signatures --long-lived --watch\n"
-	"  --secrets --registry --config --tools-config\n"
+	"  --verify-signatures --long-lived --watch\n"
+	"  --registry --config --tools-config\n"
 	"  --enable-all-servers --static --interceptor\n"
 	"\n"
 	"Example (Claude Desktop, VS Code, Cursor...):\n"
@@ -122,6 +135,10 @@ struct opts {
 	bool no_cache;
 	bool log_arguments;
 	bool servers_given;
+	char **secret_files;
+	char *secret_store;
+	bool block_secrets;
+	enum gd_leak_mode leak_mode;
 };
 
 /* ---- flag parsing ---- */
@@ -197,15 +214,15 @@ static const char *const value_flags[] = {
 	"--transport", "--timeout", "--startup-timeout", "--human-timeout",
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
 	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory",
-	"--pids", "--workspace-dir", NULL,
+	"--pids", "--workspace-dir", "--secrets", "--secret-store", NULL,
 };
 static const char *const ignored_value_flags[] = {
-	"--secrets", "--registry", "--config",
+	"--registry", "--config",
 	"--tools-config", "--interceptor", "--additional-registry", "--additional-config",
 	"--additional-tools-config", "--profile", "--oci-ref", "--mcp-registry", "--log", NULL,
 };
 static const char *const ignored_switches[] = {
-	"--block-secrets", "--verify-signatures", "--long-lived", "--watch",
+	"--verify-signatures", "--long-lived", "--watch",
 	"--enable-all-servers", "--static", "--dry-run", "--debug-dns", NULL,
 };
 
@@ -341,6 +358,38 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 	} else if (strcmp(f->name, "--block-network") == 0) {
 		/* Docker's opt-in egress filtering is mcpguard's default. */
 		mg_debug("--block-network: egress is default-deny for every server anyway");
+	} else if (strcmp(f->name, "--block-secrets") == 0) {
+		o->block_secrets = true;
+		if (f->value && strcmp(f->value, "true") != 0 && strcmp(f->value, "1") != 0) {
+			if (strcmp(f->value, "false") == 0 || strcmp(f->value, "0") == 0 ||
+			    strcmp(f->value, "off") == 0)
+				o->block_secrets = false;
+			else if (gd_leak_mode_parse(f->value, &o->leak_mode))
+				goto bad;
+		}
+	} else if (strcmp(f->name, "--secrets") == 0) {
+		char **parts = mg_split_csv(f->value);
+
+		/* Docker's form is a colon-separated search path */
+		for (size_t i = 0; parts[i]; i++) {
+			char *p = parts[i], *colon;
+
+			while (p) {
+				colon = strchr(p, ':');
+				if (colon)
+					*colon = '\0';
+				if (strcmp(p, "docker-desktop") == 0)
+					mg_warn("--secrets docker-desktop: Docker Desktop's store is not "
+						"reachable here; use 'mcpguard secret set'");
+				else if (*p)
+					o->secret_files = mg_strv_push(o->secret_files, p);
+				p = colon ? colon + 1 : NULL;
+			}
+		}
+		mg_strv_free(parts);
+	} else if (strcmp(f->name, "--secret-store") == 0) {
+		free(o->secret_store);
+		o->secret_store = mg_strdup(f->value);
 	} else if (strcmp(f->name, "--no-cache") == 0) {
 		o->no_cache = true;
 	} else if (strcmp(f->name, "--log-calls") == 0) {
@@ -479,6 +528,28 @@ static void opts_release(struct opts *o)
 	free(o->cache_dir);
 	free(o->workspace_dir);
 	free(o->npm_dir);
+	mg_strv_free(o->secret_files);
+	free(o->secret_store);
+}
+
+/* Secrets never reach a log line, an audit record or the list cache:
+ * each passes the secrets check's redaction first. */
+static bool redact_text(void *ctx, const char *text, size_t len, struct mg_buf *out)
+{
+	return gd_leak_check_filter(ctx, text, len, out) > 0;
+}
+
+static bool redact_log(void *ctx, const char *line, char *out, size_t outlen)
+{
+	struct mg_buf b;
+	bool hit;
+
+	mg_buf_init(&b, outlen - 1);
+	hit = gd_leak_check_filter(ctx, line, strlen(line), &b) > 0;
+	if (hit)
+		mg_strlcpy(out, b.data, outlen);
+	mg_buf_release(&b);
+	return hit;
 }
 
 /* Where servers' workspaces and npx packages live.  As root: system
@@ -505,6 +576,8 @@ static int run(struct opts *o)
 	struct catalog cat;
 	struct gateway *gw = NULL;
 	struct aud_log *audit = NULL;
+	struct cli_secrets secrets = { 0 };
+	struct gd_check *leak = NULL;
 	struct mg_err err;
 	uv_loop_t loop;
 	char *state = NULL, *path = NULL;
@@ -514,6 +587,25 @@ static int run(struct opts *o)
 	uv_loop_init(&loop);
 	if (load_catalogs(&cat, o->catalogs))
 		goto out;
+	if (cli_secrets_load(&secrets, &cat, o->secret_files, o->secret_store, &err)) {
+		fprintf(stderr, "mcpguard: %s\n", err.msg);
+		goto out;
+	}
+	o->cfg.secrets = secrets.list;
+	o->cfg.n_secrets = secrets.n_values;
+	/* The secrets check is built before anything is logged that could
+	 * carry a value, and filters the log from here on. */
+	if (cli_secrets_check(&secrets, o->block_secrets ? o->leak_mode : GD_LEAK_LOG, &leak, &err)) {
+		fprintf(stderr, "mcpguard: %s\n", err.msg);
+		goto out;
+	}
+	mg_log_set_filter(redact_log, leak);
+	o->cfg.redact = redact_text;
+	o->cfg.redact_ctx = leak;
+	if (o->block_secrets) {
+		o->cfg.checks = &leak;
+		o->cfg.n_checks = 1;
+	}
 	if (o->cfg.log_calls) {
 		if (!o->audit_path) {
 			struct mg_buf b;
@@ -529,6 +621,7 @@ static int run(struct opts *o)
 			goto out;
 		}
 	}
+	aud_set_filter(audit, redact_text, leak);
 	o->cfg.audit = audit;
 	o->cfg.tool_patterns = o->tools;
 	if (!o->no_cache && !o->cache_dir)
@@ -557,6 +650,10 @@ out:
 	if (uv_loop_close(&loop))
 		mg_debug("loop closed with handles still open");
 	aud_close(audit);
+	mg_log_set_filter(NULL, NULL);
+	if (leak)
+		leak->free(leak);
+	cli_secrets_release(&secrets);
 	catalog_release(&cat);
 	free(state);
 	free(path);
@@ -588,6 +685,8 @@ int cli_gateway(int argc, char **argv)
 	o.cfg.cpus = 1;
 	o.cfg.memory_bytes = 2ull << 30;
 	o.cfg.pids = 512;
+	o.block_secrets = true;
+	o.leak_mode = GD_LEAK_REDACT;
 	o.stdio = true;
 	o.http.host = "127.0.0.1";
 	o.http.port = 8811;

@@ -15,6 +15,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  gateway run    Run the gateway (a drop-in for 'docker mcp gateway run')\n"
 	"  sandbox run    Run one command in the sandbox (agent-written code)\n"
+	"  secret         Keep secrets for servers in an encrypted store (set, ls, rm)\n"
 	"  version        Print the version\n"
 	"\n"
 	"Run 'mcpguard <command> --help' for the options of a command.\n"
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
 		return cli_gateway(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
+	if (strcmp(argv[1], "secret") == 0)
+		return cli_secret(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
 		return cli_version(argc - 1, argv + 1);
 	fprintf(stderr, "mcpguard: unknown command '%s'\n\n%s", argv[1], usage);

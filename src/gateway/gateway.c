@@ -48,6 +48,14 @@ static bool runnable(const struct cat_server *s)
 	return false;
 }
 
+const struct gw_secret *gw_secret_find(struct gateway *gw, const char *name)
+{
+	for (size_t i = 0; name && i < gw->cfg.n_secrets; i++)
+		if (strcmp(gw->cfg.secrets[i].name, name) == 0)
+			return &gw->cfg.secrets[i];
+	return NULL;
+}
+
 static void add_server(struct gateway *gw, const struct cat_server *def)
 {
 	struct gw_server *srv = MG_NEW(struct gw_server);
@@ -61,10 +69,12 @@ static void add_server(struct gateway *gw, const struct cat_server *def)
 							   : gw->cfg.startup_timeout_ms;
 	mg_map_init(&srv->subs);
 	for (size_t i = 0; i < def->n_secrets; i++)
-		mg_warn("server '%s': secret '%s' has no value (secret stores are not "
-			"implemented yet); %s is not set", def->name,
-			def->secrets[i].name ? def->secrets[i].name : "?",
-			def->secrets[i].env ? def->secrets[i].env : "the variable");
+		if (!gw_secret_find(gw, def->secrets[i].name))
+			mg_warn("server '%s': secret '%s' has no value, so %s is not set (set it with "
+				"'mcpguard secret set %s', a --secrets file or the environment)", def->name,
+				def->secrets[i].name ? def->secrets[i].name : "?",
+				def->secrets[i].env ? def->secrets[i].env : "its variable",
+				def->secrets[i].name ? def->secrets[i].name : "NAME");
 	gw->servers = mg_realloc(gw->servers, (gw->n_servers + 1) * sizeof(srv));
 	gw->servers[gw->n_servers++] = srv;
 }

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "audit/audit.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "catalog/catalog.h"
 
@@ -40,6 +41,19 @@ struct gw_config {
 	 * order; owned by the caller, alive as long as the gateway. */
 	struct gd_check *const *checks;
 	size_t n_checks;
+	/* Secret values the gateway may hand to servers: a catalog entry's
+	 * `secrets:` go into that server's environment, ${NAME} in a remote
+	 * server's headers takes them too (borrowed). */
+	const struct gw_secret *secrets;
+	size_t n_secrets;
+	mg_text_filter redact;          /* what is written to the list cache passes it */
+	void *redact_ctx;
+};
+
+struct gw_secret {
+	const char *name;
+	const char *value;
+	size_t len;
 };
 
 struct gateway;

@@ -260,6 +260,7 @@ void gw_sandbox_detach(struct gw_upstream *up);
 
 /* gateway.c */
 void gw_maybe_finish_shutdown(struct gateway *gw);
+const struct gw_secret *gw_secret_find(struct gateway *gw, const char *name);
 
 /* agg.c */
 void gw_agg_init(struct gw_agg *a);

@@ -103,7 +103,8 @@ static void listing_done(struct gw_upstream *up)
 	srv->view = mg_steal(&up->listing_view);
 	srv->view_state = GW_VIEW_LIVE;
 	up->list_refresh = false;
-	if (changed && lc_save(srv->gw->cfg.cache_dir, srv->digest, srv->view))
+	if (changed && lc_save(srv->gw->cfg.cache_dir, srv->digest, srv->view,
+			       srv->gw->cfg.redact, srv->gw->cfg.redact_ctx))
 		mg_debug("could not write the list cache for '%s'", srv->def->name);
 	if (srv->discovery == up) {
 		srv->discovery = NULL;

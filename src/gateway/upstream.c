@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -451,6 +452,19 @@ static char **build_env(struct gw_server *srv)
 		env = mg_strv_push(env, b.data);
 		mg_buf_release(&b);
 	}
+	/* its own secrets, in its environment only (never in argv) */
+	for (size_t i = 0; i < srv->def->n_secrets; i++) {
+		const struct gw_secret *sec = gw_secret_find(srv->gw, srv->def->secrets[i].name);
+
+		if (!sec || !srv->def->secrets[i].env)
+			continue;
+		mg_buf_init(&b, sec->len + 256);
+		mg_buf_addf(&b, "%s=", srv->def->secrets[i].env);
+		mg_buf_add(&b, sec->value, sec->len);
+		env = mg_strv_push(env, b.data);
+		sodium_memzero(b.data, b.len);
+		mg_buf_release(&b);
+	}
 	return env;
 }
 
@@ -493,7 +507,7 @@ static int open_streams(struct gw_upstream *up, struct mg_err *err)
 
 static void remote_message_modern(void *ctx, const char *json, size_t len, int status);
 static void send_legacy_claim(struct gw_call *c, char *line, size_t len);
-static char **expand_headers(char *const *in);
+static char **expand_headers(struct gateway *gw, char *const *in);
 
 static void remote_message(void *ctx, const char *json, size_t len, int status)
 {
@@ -638,7 +652,7 @@ void gw_remote_send_modern(struct gw_call *c, char *line, size_t len, const char
 		return;
 	}
 	if (!up->http_modern) {
-		char **hdrs = expand_headers(up->srv->def->remote_headers);
+		char **hdrs = expand_headers(up->gw, up->srv->def->remote_headers);
 
 		rc = tp_httpc_open(up->gw->loop, up->srv->def->remote_url, TP_HTTPC_STREAMABLE,
 				   hdrs, up->gw->cfg.max_message, &remote_modern_ops, up,
@@ -669,9 +683,10 @@ void gw_remote_send_modern(struct gw_call *c, char *line, size_t len, const char
 			     up->srv->def->name, strerror(-rc));
 }
 
-/* Header values may name the gateway's environment (${NAME}), as Docker's
- * catalogs name secrets: the value never appears in the catalog itself. */
-static char **expand_headers(char *const *in)
+/* Header values may name a secret or the gateway's environment (${NAME}),
+ * as Docker's catalogs name secrets: the value never appears in the
+ * catalog itself. */
+static char **expand_headers(struct gateway *gw, char *const *in)
 {
 	char **out = mg_calloc(1, sizeof(char *));
 
@@ -686,9 +701,15 @@ static char **expand_headers(char *const *in)
 				char name[128];
 				const char *v;
 
+				const struct gw_secret *sec;
+
 				snprintf(name, sizeof(name), "%.*s", (int)(end - p - 2), p + 2);
-				v = getenv(name);
-				mg_buf_adds(&b, v ? v : "");
+				if ((sec = gw_secret_find(gw, name))) {
+					mg_buf_add(&b, sec->value, sec->len);
+				} else {
+					v = getenv(name);
+					mg_buf_adds(&b, v ? v : "");
+				}
 				p = end + 1;
 			} else {
 				mg_buf_addc(&b, *p++);
@@ -703,7 +724,7 @@ static char **expand_headers(char *const *in)
 static int open_remote(struct gw_upstream *up, struct mg_err *err)
 {
 	const struct cat_server *d = up->srv->def;
-	char **headers = expand_headers(d->remote_headers);
+	char **headers = expand_headers(up->gw, d->remote_headers);
 	int rc;
 
 	rc = tp_httpc_open(up->gw->loop, d->remote_url, d->remote_sse ? TP_HTTPC_SSE

@@ -271,7 +271,7 @@ static void test_roundtrip(void **state)
 	cat_server_digest(&d.s, dg);
 	/* Nothing cached yet. */
 	assert_null(lc_load(dir, dg));
-	assert_int_equal(lc_save(dir, dg, view), 0);
+	assert_int_equal(lc_save(dir, dg, view, NULL, NULL), 0);
 	/* The caller's view is borrowed, not changed. */
 	assert_true(json_equal(view, copy));
 	assert_null(json_object_get(view, "format"));
@@ -296,7 +296,7 @@ static void test_roundtrip(void **state)
 
 	/* Saving again replaces. */
 	json_object_set_new(view, "tools", json_array());
-	assert_int_equal(lc_save(dir, dg, view), 0);
+	assert_int_equal(lc_save(dir, dg, view, NULL, NULL), 0);
 	back = lc_load(dir, dg);
 	assert_non_null(back);
 	assert_int_equal(json_array_size(json_object_get(back, "tools")), 0);
@@ -327,7 +327,7 @@ static void test_save_overrides_stale_markers(void **state)
 	json_t *back;
 	const char *dg = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-	assert_int_equal(lc_save(dir, dg, view), 0);
+	assert_int_equal(lc_save(dir, dg, view, NULL, NULL), 0);
 	back = lc_load(dir, dg);
 	assert_non_null(back);
 	assert_int_equal(json_integer_value(json_object_get(back, "format")), 1);
@@ -343,7 +343,7 @@ static void test_no_dir(void **state)
 	json_t *view = sample_view();
 
 	assert_null(lc_load(NULL, "abc"));
-	assert_int_equal(lc_save(NULL, "abc", view), 0);
+	assert_int_equal(lc_save(NULL, "abc", view, NULL, NULL), 0);
 	json_decref(view);
 }
 
@@ -354,7 +354,7 @@ static void test_nested_dir_created(void **state)
 	json_t *view = sample_view(), *back;
 	const char *dg = "feed";
 
-	assert_int_equal(lc_save(deep, dg, view), 0);
+	assert_int_equal(lc_save(deep, dg, view, NULL, NULL), 0);
 	back = lc_load(deep, dg);
 	assert_non_null(back);
 	json_decref(back);
@@ -418,7 +418,7 @@ static void test_bad_files_ignored(void **state)
 		char *text = NULL;
 		size_t len;
 
-		assert_int_equal(lc_save(dir, dg, view), 0);
+		assert_int_equal(lc_save(dir, dg, view, NULL, NULL), 0);
 		assert_int_equal(mg_read_file(file, 1 << 20, &text, &len), 0);
 		assert_int_equal(mg_write_file_atomic(other, text, len, 0600), 0);
 		assert_null(lc_load(dir, "cccc"));
@@ -447,7 +447,7 @@ static void test_save_errors(void **state)
 	fd = open(lists, O_WRONLY | O_CREAT, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_true(lc_save(dir, "abcd", view) < 0);
+	assert_true(lc_save(dir, "abcd", view, NULL, NULL) < 0);
 	assert_null(lc_load(dir, "abcd"));
 	/* Paths too long for the system. */
 	{
@@ -456,7 +456,7 @@ static void test_save_errors(void **state)
 		memset(lng, 'd', PATH_MAX + 1);
 		lng[0] = '/';
 		lng[PATH_MAX + 1] = '\0';
-		assert_int_equal(lc_save(lng, "abcd", view), -ENAMETOOLONG);
+		assert_int_equal(lc_save(lng, "abcd", view, NULL, NULL), -ENAMETOOLONG);
 		assert_null(lc_load(lng, "abcd"));
 		free(lng);
 	}
