@@ -20,8 +20,10 @@ struct leak_check {
 	enum gd_leak_mode mode;
 	char ***owners;                 /* per secret, NULL-terminated copies */
 	size_t n;
-	struct mg_buf dec, blob, red, quoted;
-	struct gd_hit hits[MAX_HITS];
+	struct mg_buf dec, blob, red, quoted, pct[2];
+	size_t *map[2];                 /* percent-decoded byte -> byte before */
+	size_t map_alloc[2];
+	struct gd_hit hits[MAX_HITS], more[MAX_HITS];
 };
 
 struct walk {
@@ -55,20 +57,130 @@ static bool owns(const struct leak_check *lc, int secret, const char *server)
 
 /* Scan text; -E2BIG (more needles than a scan follows) is one hit over
  * the whole text. */
-static int scan(struct leak_check *lc, const char *text, size_t len)
+static int scan_into(struct leak_check *lc, const char *text, size_t len, struct gd_hit *hits)
 {
-	int n = gd_leak_scan(lc->leak, text, len, lc->hits, MAX_HITS);
+	int n = gd_leak_scan(lc->leak, text, len, hits, MAX_HITS);
 
 	if (n == -E2BIG) {
-		lc->hits[0] = (struct gd_hit){ 0, len, -1, "many-secrets", NULL };
+		hits[0] = (struct gd_hit){ 0, len, -1, "many-secrets", NULL };
 		n = 1;
 	}
 	return n;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 32);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode text into out, with map[i] the offset in text of the
+ * byte out[i] came from (map[out->len] = len).  0: nothing decoded. */
+static int pct_decode(struct leak_check *lc, unsigned lvl, const char *text, size_t len)
+{
+	struct mg_buf *out = &lc->pct[lvl];
+	size_t changed = 0;
+
+	mg_buf_reset(out);
+	if (lc->map_alloc[lvl] < len + 1) {
+		lc->map_alloc[lvl] = len + 1;
+		lc->map[lvl] = mg_realloc(lc->map[lvl], (len + 1) * sizeof(size_t));
+	}
+	for (size_t i = 0; i < len;) {
+		int hi = i + 2 < len && text[i] == '%' ? hexval(text[i + 1]) : -1;
+		int lo = hi >= 0 ? hexval(text[i + 2]) : -1;
+
+		lc->map[lvl][out->len] = i;
+		if (lo >= 0) {
+			mg_buf_addc(out, (char)(hi << 4 | lo));
+			i += 3;
+			changed++;
+		} else {
+			changed += text[i] == '+';
+			mg_buf_addc(out, text[i] == '+' ? ' ' : text[i]);
+			i++;
+		}
+	}
+	lc->map[lvl][out->len] = len;
+	return changed > 0;
+}
+
+/* Add hits found in a decoded form, mapped back to the text's bytes. */
+static size_t add_mapped(struct gd_hit *all, size_t n, const struct gd_hit *h, int m,
+			 const size_t *map, const size_t *map2)
+{
+	for (int i = 0; i < m && n < MAX_HITS; i++) {
+		size_t a = map[h[i].off], b = map[h[i].off + h[i].len];
+
+		if (map2) {
+			a = map2[a];
+			b = map2[b];
+		}
+		all[n] = h[i];
+		all[n].off = a;
+		all[n].len = b - a;
+		n++;
+	}
+	return n;
+}
+
+static int hit_by_off(const void *a, const void *b)
+{
+	const struct gd_hit *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Every hit in text: as it is, and percent-decoded once and twice (a
+ * value hidden in a URL inside a URL).  Overlaps merged. */
+static int scan(struct leak_check *lc, const char *text, size_t len)
+{
+	int n = scan_into(lc, text, len, lc->hits), m;
+	size_t total;
+
+	if (n < 0 || !memchr(text, '%', len) || !pct_decode(lc, 0, text, len))
+		return n;
+	total = (size_t)n;
+	m = scan_into(lc, lc->pct[0].data, lc->pct[0].len, lc->more);
+	if (m < 0)
+		return m;
+	total = add_mapped(lc->hits, total, lc->more, m, lc->map[0], NULL);
+	if (memchr(lc->pct[0].data, '%', lc->pct[0].len) &&
+	    pct_decode(lc, 1, lc->pct[0].data, lc->pct[0].len)) {
+		m = scan_into(lc, lc->pct[1].data, lc->pct[1].len, lc->more);
+		if (m < 0)
+			return m;
+		total = add_mapped(lc->hits, total, lc->more, m, lc->map[1], lc->map[0]);
+	}
+	if (total > 1) {
+		size_t k = 0;
+
+		qsort(lc->hits, total, sizeof(*lc->hits), hit_by_off);
+		for (size_t i = 1; i < total; i++) {
+			struct gd_hit *p = &lc->hits[k];
+
+			if (lc->hits[i].off <= p->off + p->len) {
+				size_t e = lc->hits[i].off + lc->hits[i].len;
+
+				if (e > p->off + p->len)
+					p->len = e - p->off;
+			} else {
+				lc->hits[++k] = lc->hits[i];
+			}
+		}
+		total = k + 1;
+	}
+	return (int)total;
+}
+
+/* Members whose value is base64 of binary content: an embedded
+ * resource's blob, an image's or audio's data. */
 static bool is_blob_key(const struct gd_msg *m, const struct jx_span *key)
 {
-	return key && key->len == 6 && memcmp(m->raw + key->off, "\"blob\"", 6) == 0;
+	return key && ((key->len == 6 && memcmp(m->raw + key->off, "\"blob\"", 6) == 0) ||
+		       (key->len == 6 && memcmp(m->raw + key->off, "\"data\"", 6) == 0));
 }
 
 /* Replace the string token tok with the redacted text (re-encoded as a
@@ -145,13 +257,41 @@ static int judge(struct walk *w, const struct jx_span *tok, const char *text, si
 	return redact_token(w, tok, text, len, n, blob);
 }
 
+/* A base64 value is judged on what it decodes to, and redacted there:
+ * the blob stays valid base64.  1: it was (hits or not); 0: not base64. */
+static int on_blob(struct walk *w, const struct jx_span *tok, const char *text, size_t len, int *rc)
+{
+	struct leak_check *lc = w->lc;
+	size_t bin_len = 0;
+	char *bin;
+	int n;
+
+	if (len < 16 || len % 4 != 0)
+		return 0;
+	mg_buf_reset(&lc->blob);
+	if (mg_buf_reserve(&lc->blob, len) != 0 ||
+	    sodium_base642bin((unsigned char *)lc->blob.data, len, text, len, NULL, &bin_len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0)
+		return 0;
+	n = scan(lc, lc->blob.data, bin_len);
+	if (n <= 0) {
+		*rc = n;
+		return 1;
+	}
+	/* the blob's bytes outlive the next scan: keep a copy */
+	bin = mg_memdup0(lc->blob.data, bin_len);
+	*rc = judge(w, tok, bin, bin_len, n, true);
+	free(bin);
+	return 1;
+}
+
 static int on_string(void *ctx, const struct jx_span *tok, bool is_key, const struct jx_span *key)
 {
 	struct walk *w = ctx;
 	struct leak_check *lc = w->lc;
 	const char *text = w->m->raw + tok->off + 1;
 	size_t len = tok->len - 2;
-	int n, rc;
+	int n, rc = 0;
 
 	if (memchr(text, '\\', len)) {
 		mg_buf_reset(&lc->dec);
@@ -160,32 +300,12 @@ static int on_string(void *ctx, const struct jx_span *tok, bool is_key, const st
 		text = lc->dec.data;
 		len = lc->dec.len;
 	}
+	if (!is_key && is_blob_key(w->m, key) && on_blob(w, tok, text, len, &rc))
+		return rc;
 	n = scan(lc, text, len);
-	if (n < 0)
+	if (n <= 0)
 		return n;
-	if (n > 0)
-		return judge(w, tok, text, len, n, false);
-	if (!is_key && is_blob_key(w->m, key) && len > 0) {
-		size_t bin_len = 0;
-
-		mg_buf_reset(&lc->blob);
-		if (mg_buf_reserve(&lc->blob, len) == 0 &&
-		    sodium_base642bin((unsigned char *)lc->blob.data, len, text, len, "\r\n ", &bin_len,
-				      NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
-			n = scan(lc, lc->blob.data, bin_len);
-			if (n < 0)
-				return n;
-			if (n > 0) {
-				/* the blob's bytes outlive the next scan: keep a copy */
-				char *bin = mg_memdup0(lc->blob.data, bin_len);
-
-				rc = judge(w, tok, bin, bin_len, n, true);
-				free(bin);
-				return rc;
-			}
-		}
-	}
-	return 0;
+	return judge(w, tok, text, len, n, false);
 }
 
 static int leak_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *out)
@@ -213,6 +333,10 @@ static void leak_free(struct gd_check *c)
 	mg_buf_release(&lc->blob);
 	mg_buf_release(&lc->red);
 	mg_buf_release(&lc->quoted);
+	for (int i = 0; i < 2; i++) {
+		mg_buf_release(&lc->pct[i]);
+		free(lc->map[i]);
+	}
 	free(lc);
 }
 
@@ -243,6 +367,8 @@ int gd_leak_check_new(struct gd_check **out, const struct gd_secret *secrets,
 	mg_buf_init(&lc->blob, (size_t)1 << 31);
 	mg_buf_init(&lc->red, (size_t)1 << 31);
 	mg_buf_init(&lc->quoted, (size_t)1 << 31);
+	mg_buf_init(&lc->pct[0], (size_t)1 << 31);
+	mg_buf_init(&lc->pct[1], (size_t)1 << 31);
 	if ((rc = gd_leak_new(&lc->leak, secrets, n, NULL, err, errlen))) {
 		leak_free(&lc->base);
 		return rc;
