@@ -4,7 +4,8 @@
  *     (runtime/npm.c) and the program's absolute path;
  *   - read-only binds of what the command needs, read-write binds of the
  *     folders it names, the catalog's volumes; sensitive paths refused
- *     (runtime/binds.c);
+ *     (runtime/binds.c), and checked again on what is opened at every
+ *     instance start (gw_sandbox_spawn);
  *   - a persistent /workspace of its own, owned by the server's ids;
  *   - limits: the server's memory/cpus/pids, else the gateway's flags.
  * A server that asks for no sandbox (sandbox: false) runs on the host only
@@ -34,7 +35,10 @@
 struct gw_sandbox {
 	char **argv;                    /* the command to run inside */
 	char **ro, **rw;                /* bind specs */
+	struct rt_binds binds;          /* the same, as validated (owners, types) */
 	char *workspace;                /* host folder bound at /workspace */
+	struct rt_bind ws;              /* it, as validated (ws.host: workspace) */
+	bool ws_volume;                 /* a volume: the path rules apply */
 	char *path_env;                 /* PATH inside */
 	struct sbx_config cfg;          /* binds, limits, filter; the rest per start */
 	bool egress;                    /* allowHosts: egress through the proxy */
@@ -54,6 +58,7 @@ static int make_workspace(struct gw_server *srv, struct gw_sandbox *sb, struct m
 {
 	const char *root = srv->gw->cfg.workspace_dir;
 	uid_t uid = sbx_slot_uid(sb->cfg.slot);
+	char *real;
 	struct mg_buf b;
 	struct stat st;
 	int rc;
@@ -75,6 +80,17 @@ static int make_workspace(struct gw_server *srv, struct gw_sandbox *sb, struct m
 	if (geteuid() == 0 && st.st_uid != uid && chown(sb->workspace, uid, uid) < 0)
 		return mg_err_set(err, -errno, "cannot give %s to the server's ids: %s",
 				  sb->workspace, strerror(errno));
+	/* Its real path and owner, as they are now: what every instance
+	 * must find there (gw_sandbox_spawn). */
+	if (!(real = realpath(sb->workspace, NULL)) || lstat(real, &st) < 0) {
+		rc = mg_err_set(err, -errno, "%s: %s", sb->workspace, strerror(errno));
+		free(real);
+		return rc;
+	}
+	free(sb->workspace);
+	sb->workspace = real;
+	sb->ws = (struct rt_bind){ sb->workspace, NULL, true, st.st_uid, st.st_gid,
+				   st.st_mode & S_IFMT };
 	return 0;
 }
 
@@ -94,6 +110,10 @@ static int add_volumes(struct gw_server *srv, struct rt_binds *binds, struct mg_
 			/* The server's workspace is this folder instead. */
 			free(srv->sandbox->workspace);
 			srv->sandbox->workspace = mg_steal(&b.host);
+			srv->sandbox->ws = b;
+			srv->sandbox->ws.host = srv->sandbox->workspace;
+			srv->sandbox->ws.inside = NULL;
+			srv->sandbox->ws_volume = true;
 		} else {
 			rt_binds_add(binds, b.host, b.inside, b.rw);
 		}
@@ -183,6 +203,8 @@ static int prepare(struct gw_server *srv, struct gw_sandbox *sb, struct mg_err *
 	for (size_t i = 0; i < binds.n; i++)
 		mg_debug("server '%s': bind %s at %s (%s)", srv->def->name, binds.v[i].host,
 			 binds.v[i].inside, binds.v[i].rw ? "rw" : "ro");
+	sb->binds = binds;              /* checked again at each start */
+	binds = (struct rt_binds){ NULL, 0 };
 out:
 	mg_strv_free(resolved);
 	free(argv0);
@@ -230,6 +252,7 @@ void gw_sandbox_release(struct gw_server *srv)
 	mg_strv_free(sb->argv);
 	mg_strv_free(sb->ro);
 	mg_strv_free(sb->rw);
+	rt_binds_release(&sb->binds);
 	free(sb->workspace);
 	free(sb->path_env);
 	free(sb);
@@ -324,24 +347,60 @@ void gw_sandbox_detach(struct gw_upstream *up)
 		eg_proxy_close(mg_steal(&up->egress), egress_closed, up);
 }
 
+/* Every bind source of this start, opened and checked again (a folder's
+ * owner may have swapped it since the gateway started: rt_bind_open) into
+ * fds[], in the order the sandbox takes them; their count, or -errno with
+ * err naming the server and the path (none left open). */
+static int open_binds(struct gw_server *srv, int *fds, struct mg_err *err)
+{
+	struct gw_sandbox *sb = srv->sandbox;
+	size_t n = sb->binds.n;
+	struct mg_err why;
+	struct stat st;
+	int rc;
+
+	if ((rc = rt_binds_open(&sb->binds, fds, &why)))
+		goto refused;
+	if (sb->workspace && (rc = rt_bind_open(&sb->ws, sb->ws_volume, &fds[n], &st, &why))) {
+		while (n > 0)
+			close(fds[--n]);
+		goto refused;
+	}
+	return (int)(sb->workspace ? n + 1 : n);
+refused:
+	return mg_err_set(err, rc, "server '%s' cannot run in its sandbox: %s", srv->def->name,
+			  why.msg);
+}
+
 int gw_sandbox_spawn(struct gw_upstream *up, char **env, rt_exit_cb on_exit, struct mg_err *err)
 {
 	struct gw_server *srv = up->srv;
 	struct rt_spawn sp = { srv->def->command, env, srv->def->cwd, NULL };
 	char **inside_env = NULL;
-	int rc;
+	int *fds = NULL, n = 0, rc;
 
 	if (srv->sandbox_error)
 		return mg_err_set(err, -EPERM, "%s", srv->sandbox_error);
 	if (srv->sandbox) {
+		fds = mg_calloc(srv->sandbox->binds.n + 1, sizeof(int));
+		if ((n = open_binds(srv, fds, err)) < 0) {
+			free(fds);
+			return n;
+		}
 		inside_env = sandbox_env(srv->sandbox, env);
 		sp.argv = srv->sandbox->argv;
 		sp.envp = inside_env;
 		sp.sandbox = &srv->sandbox->cfg;
+		srv->sandbox->cfg.bind_fds = fds;
 	} else {
 		mg_warn("%s starts WITHOUT a sandbox (sandbox: false)", up->label);
 	}
 	rc = rt_child_spawn(srv->gw->loop, &up->child, &sp, on_exit, err);
+	if (srv->sandbox)
+		srv->sandbox->cfg.bind_fds = NULL;
+	while (n > 0)
+		close(fds[--n]);
+	free(fds);
 	mg_strv_free(inside_env);
 	return rc;
 }

@@ -2,11 +2,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/mem.h"
@@ -77,38 +80,55 @@ static const char *sensitive_component(const char *p)
 	return NULL;
 }
 
-/* A sensitive name directly in dir: the path found, or NULL. */
-static const char *sensitive_child(const char *dir, char *buf, size_t size)
+/* rel, relative to the folder open as at, exists (as lstat sees it). */
+static bool exists_at(int at, const char *rel)
 {
+	struct stat st;
+
+	return fstatat(at, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A sensitive name directly in the folder open as at (whose real path
+ * is real), or in its entry sub: the path found (in buf), or NULL. */
+static const char *sensitive_child(int at, const char *real, const char *sub, char *buf,
+				   size_t size)
+{
+	const char *top = strcmp(real, "/") ? real : "";
+	char rel[NAME_MAX + 64];
+
 	for (size_t i = 0; i < MG_ARRAY_LEN(home_sensitive); i++) {
-		if ((size_t)snprintf(buf, size, "%s/%s", strcmp(dir, "/") ? dir : "",
-				     home_sensitive[i]) < size && exists(buf))
+		if (sub)
+			snprintf(rel, sizeof(rel), "%s/%s", sub, home_sensitive[i]);
+		else
+			snprintf(rel, sizeof(rel), "%s", home_sensitive[i]);
+		if (exists_at(at, rel) && (size_t)snprintf(buf, size, "%s/%s", top, rel) < size)
 			return buf;
 	}
 	return NULL;
 }
 
 /* A folder of folders (/home): the homes in it are looked at too. */
-static const char *sensitive_grandchild(const char *dir, char *buf, size_t size)
+static const char *sensitive_grandchild(int at, const char *real, char *buf, size_t size)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
+	int fd = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	const char *found = NULL;
-	char sub[PATH_MAX];
+	struct dirent *e;
 	size_t seen = 0;
 
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
+	}
 	while (!found && (e = readdir(d)) != NULL && seen++ < MAX_ENTRIES) {
 		struct stat st;
 
 		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
 			continue;
-		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", strcmp(dir, "/") ? dir : "",
-				     e->d_name) >= sizeof(sub) ||
-		    lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode))
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		found = sensitive_child(sub, buf, size);
+		found = sensitive_child(dirfd(d), real, e->d_name, buf, size);
 	}
 	closedir(d);
 	return found;
@@ -127,37 +147,196 @@ static bool is_home(const char *real)
 	return home && realpath(home, rhome) && !strcmp(real, rhome) && strcmp(rhome, "/");
 }
 
-int rt_bind_allowed(const char *host, struct mg_err *err)
+/* The rules of rt_bind_allowed, on what is open as fd: real is its real
+ * path, name the path to name in a refusal. */
+static int policy_check(const char *name, const char *real, int fd, bool dir,
+			struct mg_err *err)
 {
-	char real[PATH_MAX], buf[PATH_MAX];
-	const char *name;
-	struct stat st;
+	char buf[PATH_MAX];
+	const char *found;
 
-	if (!realpath(host, real))
-		return mg_err_set(err, -errno, "%s: %s", host, strerror(errno));
 	for (size_t i = 0; i < MG_ARRAY_LEN(system_sensitive); i++) {
 		const char *s = system_sensitive[i];
 
 		if (within(real, s))
 			return mg_err_set(err, -EACCES, "%s is refused: it is or lies in %s, which "
-					  "no sandbox may see", host, s);
+					  "no sandbox may see", name, s);
 		if (within(s, real) && exists(s))
 			return mg_err_set(err, -EACCES, "%s is refused: it would show %s to the "
-					  "sandbox", host, s);
+					  "sandbox", name, s);
 	}
 	if (is_home(real))
 		return mg_err_set(err, -EACCES, "%s is refused: it is a home folder; bind the "
-				  "folder inside it that the server needs", host);
-	if ((name = sensitive_component(real)))
+				  "folder inside it that the server needs", name);
+	if ((found = sensitive_component(real)))
 		return mg_err_set(err, -EACCES, "%s is refused: it lies in a %s folder (keys or "
-				  "credentials)", host, name);
-	if (stat(real, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    ((name = sensitive_child(real, buf, sizeof(buf))) ||
-	     (name = sensitive_grandchild(real, buf, sizeof(buf)))))
+				  "credentials)", name, found);
+	if (dir && ((found = sensitive_child(fd, real, NULL, buf, sizeof(buf))) ||
+		    (found = sensitive_grandchild(fd, real, buf, sizeof(buf)))))
 		return mg_err_set(err, -EACCES, "%s is refused: it would show %s (keys or "
 				  "credentials) to the sandbox; bind a folder inside it instead",
-				  host, name);
+				  name, found);
 	return 0;
+}
+
+/* Open path (absolute) as O_PATH without following a symlink in any of
+ * its components, nor a magic link (/proc/self/fd/N): the walk can only
+ * reach what the path names.  *real: the real path of what was opened.
+ * 0, or -errno (-ELOOP: a symlink is on the path; -ENOSYS: no openat2)
+ * with err naming name. */
+static int open_real(const char *name, const char *path, int *fd, struct stat *st,
+		     char real[PATH_MAX], struct mg_err *err)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	char link[32];
+	ssize_t n;
+	int rc;
+
+	*fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (*fd < 0) {
+		rc = -errno;
+		if (rc == -ENOSYS)
+			return mg_err_set(err, rc, "cannot check %s: this kernel has no openat2(2) "
+					  "(Linux 5.6 or later is needed to open bind sources "
+					  "safely)", name);
+		if (rc == -ELOOP)
+			return mg_err_set(err, rc, "%s is refused: a symlink is on its path", name);
+		return mg_err_set(err, rc, "%s: %s", name, strerror(-rc));
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", *fd);
+	if (fstat(*fd, st) < 0 || (n = readlink(link, real, PATH_MAX)) < 0) {
+		rc = mg_err_set(err, -errno, "cannot check %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	if (n >= PATH_MAX) {
+		rc = mg_err_set(err, -ENAMETOOLONG, "cannot check %s: its path is too long", name);
+		goto fail;
+	}
+	real[n] = '\0';
+	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	return rc;
+}
+
+/* Check host (named name) and, when rec is given, record what it is: its
+ * real path and what was opened (owner, type). */
+static int check_path(const char *name, const char *host, struct rt_bind *rec,
+		      struct mg_err *err)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	int fd, rc;
+
+	if (!realpath(host, path))
+		return mg_err_set(err, -errno, "%s: %s", name, strerror(errno));
+	if ((rc = open_real(name, path, &fd, &st, real, err)))
+		return rc;
+	rc = policy_check(name, real, fd, S_ISDIR(st.st_mode), err);
+	close(fd);
+	if (!rc && rec) {
+		rec->host = mg_strdup(real);
+		rec->uid = st.st_uid;
+		rec->gid = st.st_gid;
+		rec->type = st.st_mode & S_IFMT;
+	}
+	return rc;
+}
+
+int rt_bind_allowed(const char *host, struct mg_err *err)
+{
+	return check_path(host, host, NULL, err);
+}
+
+static const char *type_name(mode_t type)
+{
+	switch (type) {
+	case S_IFDIR: return "folder";
+	case S_IFREG: return "file";
+	default: return "special file";
+	}
+}
+
+/* host could not be opened for a symlink on its path: the message of the
+ * gateway's start for where it leads now, or that it was swapped. */
+static int symlink_refused(const char *host, struct mg_err *err)
+{
+	char target[PATH_MAX];
+	struct mg_err why;
+	const char *reason;
+
+	if (!realpath(host, target))
+		return mg_err_set(err, -EACCES, "%s is refused: a symlink is on its path now, "
+				  "leading nowhere (%s); there was none when the gateway started",
+				  host, strerror(errno));
+	if (rt_bind_allowed(target, &why) == -EACCES &&
+	    (reason = strstr(why.msg, " is refused: ")))
+		return mg_err_set(err, -EACCES, "%s is refused: %s (a symlink on its path, made "
+				  "since the gateway started, leads to %s)", host,
+				  reason + strlen(" is refused: "), target);
+	return mg_err_set(err, -EACCES, "%s is refused: a symlink on its path now leads to %s; "
+			  "there was none when the gateway started", host, target);
+}
+
+int rt_bind_open(const struct rt_bind *b, bool policy, int *out, struct stat *st,
+		 struct mg_err *err)
+{
+	char real[PATH_MAX];
+	int fd, rc;
+
+	*out = -1;
+	if ((rc = open_real(b->host, b->host, &fd, st, real, err)))
+		return rc == -ELOOP ? symlink_refused(b->host, err) : rc;
+	/* No symlink was followed: only a rename on the way (racing this
+	 * open) or a removal makes the two differ. */
+	if (strcmp(real, b->host) != 0) {
+		rc = mg_err_set(err, -EACCES, "%s is refused: it was moved while it was opened "
+				"(to %s)", b->host, real);
+		goto fail;
+	}
+	if (b->type && (st->st_mode & S_IFMT) != b->type) {
+		rc = mg_err_set(err, -EACCES, "%s is refused: it is a %s now, not the %s it was "
+				"when the gateway started", b->host,
+				type_name(st->st_mode & S_IFMT), type_name(b->type));
+		goto fail;
+	}
+	if (b->type && (st->st_uid != b->uid || st->st_gid != b->gid)) {
+		rc = mg_err_set(err, -EACCES, "%s is refused: it belongs to uid %u gid %u now, not "
+				"to uid %u gid %u as when the gateway started", b->host,
+				(unsigned)st->st_uid, (unsigned)st->st_gid, (unsigned)b->uid,
+				(unsigned)b->gid);
+		goto fail;
+	}
+	if (policy && (rc = policy_check(b->host, real, fd, S_ISDIR(st->st_mode), err)))
+		goto fail;
+	*out = fd;
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+int rt_binds_open(const struct rt_binds *b, int *fds, struct mg_err *err)
+{
+	size_t n = 0;
+	int rc = 0;
+
+	/* The order of rt_binds_specs: the read-only ones, then read-write. */
+	for (int rw = 0; rw < 2 && !rc; rw++) {
+		for (size_t i = 0; i < b->n && !rc; i++) {
+			struct stat st;
+
+			if (b->v[i].rw != (rw == 1))
+				continue;
+			if (!(rc = rt_bind_open(&b->v[i], true, &fds[n], &st, err)))
+				n++;
+		}
+	}
+	while (rc && n > 0)
+		close(fds[--n]);
+	return rc;
 }
 
 static bool covered(const struct rt_binds *b, const char *host, const char *inside, bool rw)
@@ -180,14 +359,23 @@ void rt_binds_add(struct rt_binds *b, const char *host, const char *inside, bool
 	char real[PATH_MAX];
 	const char *h = realpath(host, real) ? real : host;
 	const char *in = inside && strcmp(inside, host) ? inside : h;
+	struct rt_bind *x;
+	struct stat st;
 
 	if (covered(b, h, in, rw))
 		return;
 	b->v = mg_realloc(b->v, (b->n + 1) * sizeof(*b->v));
-	b->v[b->n].host = mg_strdup(h);
-	b->v[b->n].inside = mg_strdup(in);
-	b->v[b->n].rw = rw;
-	b->n++;
+	x = &b->v[b->n++];
+	memset(x, 0, sizeof(*x));
+	x->host = mg_strdup(h);
+	x->inside = mg_strdup(in);
+	x->rw = rw;
+	/* What every sandbox must find there (rt_bind_open). */
+	if (lstat(h, &st) == 0) {
+		x->uid = st.st_uid;
+		x->gid = st.st_gid;
+		x->type = st.st_mode & S_IFMT;
+	}
 }
 
 int rt_volume_parse(const char *spec, struct rt_bind *out, struct mg_err *err)
@@ -228,13 +416,10 @@ int rt_volume_parse(const char *spec, struct rt_bind *out, struct mg_err *err)
 				"absolute path below /", spec);
 		goto out;
 	}
-	if ((rc = rt_bind_allowed(host, err)))
+	if ((rc = check_path(host, host, out, err)))
 		goto out;
-	out->host = realpath(host, NULL);
 	out->inside = mg_strdup(inside);
 	out->rw = mode && strcmp(mode, "rw") == 0;
-	if (!out->host)
-		rc = mg_err_set(err, -errno, "volume '%s': %s", spec, strerror(errno));
 out:
 	free(expanded);
 	free(copy);

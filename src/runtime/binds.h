@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "base/err.h"
 
@@ -15,6 +17,12 @@ struct rt_bind {
 	char *host;             /* absolute, resolved (realpath) */
 	char *inside;           /* absolute path inside the sandbox */
 	bool rw;
+	/* What host was when it was validated, which every sandbox must find
+	 * there again (rt_bind_open): owner and file type (S_IFDIR...; 0:
+	 * not recorded, not compared). */
+	uid_t uid;
+	gid_t gid;
+	mode_t type;
 };
 
 struct rt_binds {
@@ -32,8 +40,32 @@ int rt_volume_parse(const char *spec, struct rt_bind *out, struct mg_err *err);
 /* May host (an existing path) be shown to a sandbox?  Refused: a path that
  * is, lies inside or contains a sensitive one (~/.ssh, cloud credential
  * folders, /etc/shadow, docker.sock, ...; for a directory, its entries and
- * their entries are looked at).  0, or -EACCES with err naming it. */
+ * their entries are looked at).  The rules are applied to what the
+ * resolved path opens (its real path, its entries).  0, or -EACCES with
+ * err naming it. */
 int rt_bind_allowed(const char *host, struct mg_err *err);
+
+/* Open b->host for a sandbox being built, and check what was opened, not
+ * the path that was named (at every instance start: a folder's owner may
+ * have swapped it, or a folder on its path, since it was validated):
+ *   - the path is walked without following any symlink, in any component,
+ *     nor any magic link (openat2 RESOLVE_NO_SYMLINKS|NO_MAGICLINKS; b->host
+ *     is a real path, so a symlink on it now was put there since);
+ *   - the opened fd's real path (/proc/self/fd/N) must be b->host;
+ *   - the opened inode must still have the owner and type recorded in b
+ *     (so an idmap made from it maps the owner that was validated);
+ *   - with policy, the rules of rt_bind_allowed hold on what was opened.
+ * *fd: an O_PATH|O_CLOEXEC fd of it (the caller closes it), *st its
+ * fstat.  0, or -errno with err naming b->host, in the words of the
+ * gateway's start when the same rule refuses it (-EACCES), or -ENOSYS
+ * when the kernel lacks openat2 (Linux < 5.6). */
+int rt_bind_open(const struct rt_bind *b, bool policy, int *fd, struct stat *st,
+		 struct mg_err *err);
+
+/* rt_bind_open (with the policy) of every bind of b, in the order of
+ * rt_binds_specs (the read-only ones, then the read-write ones), into
+ * fds[0..b->n).  All or none: on an error, none is left open. */
+int rt_binds_open(const struct rt_binds *b, int *fds, struct mg_err *err);
 
 /* The binds a command needs to run in the sandbox, added to out:
  * - the program's install prefix when it lies outside /usr (node from a

@@ -3,7 +3,9 @@
  * listening socket over (sbx_child.egress_fd); this proxy accepts on it
  * from the gateway's libuv loop and serves HTTP proxy requests: CONNECT
  * host:port (a tunnel) and plain http:// requests in absolute form
- * (forwarded with Connection: close).  Each request is checked against the
+ * (forwarded with Connection: close, one per connection: only the checked
+ * request and its body go upstream, what follows is dropped, and the
+ * connection closes after the response).  Each request is checked against the
  * allowlist (egress_policy.h); names are resolved here, never in the
  * sandbox, and every address is checked: one internal address refuses the
  * whole name (DNS rebinding).  An address written exactly in the allowlist

@@ -2,7 +2,9 @@
  *   HEAD     read the request head (capped, timed)
  *   RESOLVE  the name, in the libuv thread pool; every address checked
  *   CONNECT  to the checked addresses in turn, each with a timeout
- *   RELAY    bytes both ways, with backpressure and an idle timeout
+ *   RELAY    bytes both ways, with backpressure and an idle timeout; for a
+ *            plain HTTP request, the client's bytes only up to the end of
+ *            its body: one request per connection, the rest is dropped
  *   ANSWER   a refusal was written; read and discard until EOF, briefly,
  *            so that the close does not reset the answer away
  * and then closes.  Side 0 is the sandbox's client, side 1 the upstream. */
@@ -43,6 +45,7 @@ struct eg_conn {
 	bool eof[2], shut_sent[2], shut_done[2], paused[2];
 	size_t queued[2];               /* bytes being written towards side i */
 	struct eg_request req;
+	struct eg_body body;            /* EG_REQ_FORWARD: where the request ends */
 	char target[EG_TARGET_TEXT];
 	char head[EG_HEAD_MAX];         /* the head, then scratch while answering */
 	size_t head_len;
@@ -498,6 +501,32 @@ static void half_close(struct eg_conn *c, int from)
 		conn_close(c);
 }
 
+/* Bytes from the client after the head of a plain HTTP request (data
+ * owned): the part that belongs to its body goes upstream, whatever
+ * follows is dropped, so that one checked request is all the upstream ever
+ * gets from this connection.  The count forwarded, or -1: close (malformed
+ * chunked framing, or a failed write). */
+static ssize_t forward_body(struct eg_conn *c, char *data, size_t n)
+{
+	size_t used;
+	int rc = eg_body_feed(&c->body, data, n, &used);
+
+	if (rc < 0) {
+		mg_warn("egress [%s]: %s %s: malformed chunked request body: connection closed",
+			c->p->label, method_of(c), c->target);
+		free(data);
+		return -1;
+	}
+	if (rc == 1 && used < n)
+		mg_debug("egress [%s]: %s %s: %zu bytes after the request dropped (one request "
+			 "per connection)", c->p->label, method_of(c), c->target, n - used);
+	if (used == 0) {
+		free(data);
+		return 0;
+	}
+	return conn_send(c, 1, data, used) ? -1 : (ssize_t)used;
+}
+
 static bool is_scratch(const struct eg_conn *c, const char *base)
 {
 	return base >= c->head && base < c->head + sizeof(c->head);
@@ -564,10 +593,21 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 			conn_close(c);
 		return;
 	}
-	uv_timer_start(&c->timer, on_timer, c->p->lim.idle_timeout_ms, 0);
-	if (conn_send(c, !from, owned, (size_t)n)) {
-		conn_close(c);
-		return;
+	if (from == 0 && c->req.kind == EG_REQ_FORWARD) {
+		ssize_t sent = forward_body(c, owned, (size_t)n);
+
+		if (sent < 0) {
+			conn_close(c);
+			return;
+		}
+		if (sent > 0)
+			uv_timer_start(&c->timer, on_timer, c->p->lim.idle_timeout_ms, 0);
+	} else {
+		uv_timer_start(&c->timer, on_timer, c->p->lim.idle_timeout_ms, 0);
+		if (conn_send(c, !from, owned, (size_t)n)) {
+			conn_close(c);
+			return;
+		}
 	}
 	if (c->queued[!from] > c->p->lim.queue_max) {
 		uv_read_stop(s);
@@ -576,7 +616,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 }
 
 /* Connected: tell the client (CONNECT) or send the request (plain HTTP),
- * then whatever followed the head, then relay. */
+ * then whatever followed the head, then relay.  After a CONNECT, bytes the
+ * client sent before the 200 (a TLS ClientHello, say) are the tunnel's:
+ * they were held until now and go to the checked destination only.  After
+ * a plain request's head, only its body goes on. */
 static void start_relay(struct eg_conn *c)
 {
 	static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -605,8 +648,14 @@ static void start_relay(struct eg_conn *c)
 		}
 	}
 	mg_buf_release(&out);
-	if (!rc && rest)
+	if (c->req.kind == EG_REQ_FORWARD) {
+		eg_body_init(&c->body, &c->req);
+		if (!rc && rest && forward_body(c, mg_memdup0(c->head + c->req.head_len, rest),
+						rest) < 0)
+			rc = UV_EPROTO;
+	} else if (!rc && rest) {
 		rc = conn_send(c, 1, mg_memdup0(c->head + c->req.head_len, rest), rest);
+	}
 	if (!rc)
 		rc = uv_read_start((uv_stream_t *)&c->side[0], on_alloc, on_read);
 	if (!rc)

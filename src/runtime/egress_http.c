@@ -297,7 +297,165 @@ int eg_parse_request(const char *buf, size_t len, struct eg_request *req)
 		return refuse(req, 400, "both Transfer-Encoding and Content-Length");
 	if (f.te > 1 || (f.te && !f.te_chunked))
 		return refuse(req, 501, "only the chunked transfer coding is forwarded");
+	req->chunked = f.te_chunked;
+	if (f.length.p) {
+		req->has_length = true;
+		for (size_t i = 0; i < f.length.n; i++)         /* at most 18 digits */
+			req->content_length = req->content_length * 10 +
+					      (uint64_t)(f.length.p[i] - '0');
+	}
 	return 0;
+}
+
+/* ---- the body of a forwarded request ---- */
+
+enum {
+	CH_SIZE,                /* hex digits of a chunk size */
+	CH_EXT,                 /* after the size: extensions, to CR */
+	CH_SIZE_LF,             /* LF of the size line */
+	CH_DATA,                /* chunk data */
+	CH_DATA_CR, CH_DATA_LF, /* CRLF after the data */
+	CH_TRAILER_START,       /* a trailer line, or the final CRLF */
+	CH_TRAILER,             /* a trailer line, to CR */
+	CH_TRAILER_LF,
+	CH_END_LF,              /* LF of the final CRLF */
+};
+
+#define CH_SIZE_DIGITS 15       /* < 2^60: no overflow, far above any cap */
+
+void eg_body_init(struct eg_body *b, const struct eg_request *req)
+{
+	memset(b, 0, sizeof(*b));
+	b->chunked = req->kind == EG_REQ_FORWARD && req->chunked;
+	b->state = CH_SIZE;
+	if (!b->chunked) {
+		b->left = req->kind == EG_REQ_FORWARD && req->has_length ? req->content_length : 0;
+		b->done = b->left == 0;
+	}
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A byte allowed in a chunk extension or a trailer line: visible, SP, HTAB
+ * or obs-text; never CR, LF, NUL or another control. */
+static bool line_byte(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* One byte of chunked framing (not data).  0, or -EPROTO. */
+static int chunk_byte(struct eg_body *b, unsigned char c)
+{
+	int v;
+
+	if (b->state != CH_DATA && ++b->line > EG_HEAD_MAX)
+		return -EPROTO;
+	switch (b->state) {
+	case CH_SIZE:
+		if ((v = hex_value(c)) >= 0) {
+			if (++b->digits > CH_SIZE_DIGITS)
+				return -EPROTO;
+			b->left = b->left * 16 + (uint64_t)v;
+			return 0;
+		}
+		if (b->digits == 0 || (c != ';' && c != ' ' && c != '\t' && c != '\r'))
+			return -EPROTO;
+		b->state = c == '\r' ? CH_SIZE_LF : CH_EXT;
+		return 0;
+	case CH_EXT:
+		if (c == '\r')
+			b->state = CH_SIZE_LF;
+		else if (!line_byte(c))
+			return -EPROTO;
+		return 0;
+	case CH_SIZE_LF:
+		if (c != '\n')
+			return -EPROTO;
+		b->state = b->left ? CH_DATA : CH_TRAILER_START;
+		b->line = b->left ? 0 : b->line;        /* the trailers share the cap */
+		return 0;
+	case CH_DATA_CR:
+		if (c != '\r')
+			return -EPROTO;
+		b->state = CH_DATA_LF;
+		return 0;
+	case CH_DATA_LF:
+		if (c != '\n')
+			return -EPROTO;
+		b->state = CH_SIZE;
+		b->digits = 0;
+		b->line = 0;
+		return 0;
+	case CH_TRAILER_START:
+		if (c == '\r') {
+			b->state = CH_END_LF;
+			return 0;
+		}
+		if (c == ' ' || c == '\t' || c == ':' || !line_byte(c))
+			return -EPROTO;        /* folded, nameless or bad */
+		b->state = CH_TRAILER;
+		return 0;
+	case CH_TRAILER:
+		if (c == '\r')
+			b->state = CH_TRAILER_LF;
+		else if (!line_byte(c))
+			return -EPROTO;
+		return 0;
+	case CH_TRAILER_LF:
+		if (c != '\n')
+			return -EPROTO;
+		b->state = CH_TRAILER_START;
+		return 0;
+	case CH_END_LF:
+		if (c != '\n')
+			return -EPROTO;
+		b->done = true;
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+int eg_body_feed(struct eg_body *b, const char *p, size_t n, size_t *used)
+{
+	size_t i = 0;
+
+	*used = 0;
+	if (b->done)
+		return 1;
+	if (!b->chunked) {
+		*used = b->left < n ? (size_t)b->left : n;
+		b->left -= *used;
+		b->done = b->left == 0;
+		return b->done ? 1 : 0;
+	}
+	while (i < n && !b->done) {
+		if (b->state == CH_DATA) {
+			size_t k = b->left < n - i ? (size_t)b->left : n - i;
+
+			i += k;
+			b->left -= k;
+			if (b->left == 0)
+				b->state = CH_DATA_CR;
+			continue;
+		}
+		if (chunk_byte(b, (unsigned char)p[i])) {
+			*used = i;
+			return -EPROTO;
+		}
+		i++;
+	}
+	*used = i;
+	return b->done ? 1 : 0;
 }
 
 /* ---- the forwarded head ---- */

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "runtime/egress_policy.h"
@@ -29,6 +30,10 @@ struct eg_request {
 	 * empty, or start with '?'), and the version ("HTTP/1.x"). */
 	size_t path_off, path_len;
 	size_t version_off;
+	/* EG_REQ_FORWARD: the body's framing (neither: no body). */
+	bool chunked;
+	bool has_length;
+	uint64_t content_length;
 	/* On -EPROTO: the status to answer and a static reason. */
 	int status;
 	const char *why;
@@ -51,6 +56,30 @@ int eg_parse_request(const char *buf, size_t len, struct eg_request *req);
  * the body's framing) dropped, "Connection: close" added.  Appended to
  * out; 0 or -EMSGSIZE (out's cap). */
 int eg_rewrite_request(const char *head, const struct eg_request *req, struct mg_buf *out);
+
+/* Where the body of a forwarded request ends, so that exactly one request
+ * goes upstream: what follows it on the connection (a second request, with
+ * its own method, Host and Proxy-Authorization) is never forwarded.  The
+ * body is Content-Length bytes, or chunked (RFC 9112 7.1: hex sizes with
+ * optional extensions, data, CRLF; the last chunk; trailer lines; CRLF),
+ * or nothing.  Parsed strictly (CRLF only, no bare CR or LF, no signs,
+ * prefixes or spaces in a size, no folded trailers, a size line and the
+ * trailers capped at EG_HEAD_MAX), since the server must find the same
+ * end.  The bytes themselves are forwarded as they are. */
+struct eg_body {
+	uint64_t left;                  /* Content-Length, or chunk data, to go */
+	unsigned state;                 /* chunked: where in the framing */
+	size_t line;                    /* chunked: bytes of the size line or trailers */
+	unsigned digits;                /* chunked: of the current size */
+	bool chunked, done;
+};
+
+void eg_body_init(struct eg_body *b, const struct eg_request *req);
+/* The next n bytes after the head (or after what was fed before): *used
+ * of them belong to the body.  1: the body is complete (nothing after
+ * *used is forwarded), 0: all n used, more to come, -EPROTO: malformed
+ * chunked framing (*used: the bytes before the fault). */
+int eg_body_feed(struct eg_body *b, const char *p, size_t n, size_t *used);
 
 /* A complete answer with status, closing the connection, and a one-line
  * plain-text body "mcpguard egress: <reason>".  Appended to out; 0 or

@@ -40,6 +40,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/securebits.h>
 #include <net/if.h>
@@ -95,6 +96,7 @@ extern char **environ;
 struct report {
 	int step;
 	int err;
+	int bind;               /* ST_BIND, ST_WORKSPACE: the source's index, or -1 */
 };
 
 enum {
@@ -131,9 +133,13 @@ const char *sbx_step_name(int step)
 		? step_names[step] : "set up";
 }
 
+/* The bind source being opened or mounted (its index in child_args), for
+ * a failure report; the child's own copy. */
+static int failing_bind = -1;
+
 static void __attribute__((noreturn)) die(int fd, int step)
 {
-	struct report r = { step, errno };
+	struct report r = { step, errno, failing_bind };
 
 	if (write(fd, &r, sizeof(r)) < 0) {
 		/* nothing left to tell it with */
@@ -151,8 +157,13 @@ struct child_args {
 	const struct sbx_config *c;
 	/* Bind sources (ro, rw, workspace), opened while the child still has
 	 * the gateway's host ids: the sandbox's own ids may not walk to them
-	 * (a 0700 folder on the way).  Bound through /proc/self/fd/N. */
+	 * (a 0700 folder on the way).  Bound through /proc/self/fd/N.  The
+	 * child opens them itself, in its own mount namespace (a bind of a
+	 * mount of another namespace is refused), and each must be the inode
+	 * the gateway opened and checked: src_dev/src_ino. */
 	int bind_fds[MAX_BINDS + 1];
+	dev_t src_dev[MAX_BINDS + 1];
+	ino_t src_ino[MAX_BINDS + 1];
 	/* The same binds as detached idmapped trees made by the gateway
 	 * (sandbox_idmap.c), or -1 for a plain bind. */
 	int tree_fds[MAX_BINDS + 1];
@@ -176,6 +187,32 @@ static size_t count(char *const *v)
 	return n;
 }
 
+/* Open bind source n at host in the child and make sure it is what the
+ * gateway opened (the same inode): a folder swapped between the two opens
+ * is refused (ESTALE).  When the gateway checked its sources, the walk
+ * follows no symlink either. */
+static int open_bind_source(struct child_args *a, size_t n, const char *host)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = a->c->bind_fds ? RESOLVE_NO_SYMLINKS |
+					   RESOLVE_NO_MAGICLINKS : 0 };
+	struct stat st;
+
+	failing_bind = (int)n;
+	if (a->tree_fds[n] >= 0) {
+		a->bind_fds[n] = -1;    /* the tree is its source */
+		return 0;
+	}
+	a->bind_fds[n] = (int)syscall(SYS_openat2, AT_FDCWD, host, &how, sizeof(how));
+	if (a->bind_fds[n] < 0 || fstat(a->bind_fds[n], &st) < 0)
+		return -1;
+	if (st.st_dev != a->src_dev[n] || st.st_ino != a->src_ino[n]) {
+		errno = ESTALE;
+		return -1;
+	}
+	return 0;
+}
+
 /* In the child, before it takes the sandbox's ids: fds of every bind
  * source (opened in its own mount namespace, so that they can be bound). */
 static int open_bind_sources(struct child_args *a)
@@ -187,20 +224,14 @@ static int open_bind_sources(struct child_args *a)
 
 	for (size_t l = 0; l < 2; l++) {
 		for (size_t i = 0; lists[l] && lists[l][i]; i++) {
-			if (sbx_spec_host(lists[l][i], host, sizeof(host)) == NULL)
-				return -1;
-			if (a->tree_fds[n] >= 0) {
-				a->bind_fds[n++] = -1;  /* the tree is its source */
-				continue;
-			}
-			if ((a->bind_fds[n++] = open(host, O_PATH | O_CLOEXEC)) < 0)
+			if (sbx_spec_host(lists[l][i], host, sizeof(host)) == NULL ||
+			    open_bind_source(a, n++, host) < 0)
 				return -1;
 		}
 	}
-	if (c->workspace && a->tree_fds[n] >= 0)
-		a->bind_fds[n] = -1;
-	else if (c->workspace && (a->bind_fds[n] = open(c->workspace, O_PATH | O_CLOEXEC)) < 0)
+	if (c->workspace && open_bind_source(a, n, c->workspace) < 0)
 		return -1;
+	failing_bind = -1;
 	return 0;
 }
 
@@ -481,7 +512,7 @@ static int send_egress_listener(struct child_args *a)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(a->c->egress_port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct report r = { ST_EGRESS_FD, 0 };
+	struct report r = { ST_EGRESS_FD, 0, -1 };
 	struct iovec iov = { &r, sizeof(r) };
 	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -551,9 +582,11 @@ static void build_root(struct child_args *a)
 	if (c->workspace) {
 		char src[32];
 
+		failing_bind = (int)(n_ro + n_rw);
 		fd_path(src, a->bind_fds[n_ro + n_rw]);
 		CHECK(bind_tree_in_root(src, a->tree_fds[n_ro + n_rw], "/workspace", true),
 		      ST_WORKSPACE);
+		failing_bind = -1;
 	} else {
 		CHECK(mount("tmpfs", ROOT_DIR "/workspace", "tmpfs", MS_NOSUID | MS_NODEV,
 			    "mode=0777,size=256m"), ST_WORKSPACE);
@@ -563,11 +596,16 @@ static void build_root(struct child_args *a)
 	      ST_TMP);
 	CHECK(build_dev(), ST_DEV);
 	CHECK(build_proc(), ST_PROC);
-	for (size_t i = 0; i < n_ro; i++)
+	for (size_t i = 0; i < n_ro; i++) {
+		failing_bind = (int)i;
 		CHECK(bind_spec(c->ro_binds[i], a->bind_fds[i], a->tree_fds[i], false), ST_BIND);
-	for (size_t i = 0; i < n_rw; i++)
+	}
+	for (size_t i = 0; i < n_rw; i++) {
+		failing_bind = (int)(n_ro + i);
 		CHECK(bind_spec(c->rw_binds[i], a->bind_fds[n_ro + i], a->tree_fds[n_ro + i], true),
 		      ST_BIND);
+	}
+	failing_bind = -1;
 	CHECK(mkdir(ROOT_DIR "/root", 0700), ST_ROOT);
 }
 
@@ -979,7 +1017,7 @@ static void __attribute__((noreturn)) be_init(struct child_args *a)
 {
 	const struct sbx_config *c = a->c;
 	struct launch first = { c->argv, c->envp, c->cwd, { 0, 1, 2 } };
-	struct report ready = { ST_READY, 0 };
+	struct report ready = { ST_READY, 0, -1 };
 	struct sigaction sa;
 	sigset_t chld;
 	int status = 0, sfd = -1;
@@ -1172,6 +1210,44 @@ static int alloc_slot(const struct sbx_config *c, unsigned *slot)
 	return -EAGAIN;
 }
 
+/* The host path of bind source i (ro binds, rw binds, the workspace),
+ * for a message. */
+static const char *source_path(const struct sbx_config *c, int i, char *buf, size_t size)
+{
+	size_t n_ro = count(c->ro_binds), n_rw = count(c->rw_binds), k = (size_t)i;
+
+	if (i < 0)
+		return NULL;
+	if (k < n_ro)
+		return sbx_spec_host(c->ro_binds[k], buf, size) ? buf : NULL;
+	if (k < n_ro + n_rw)
+		return sbx_spec_host(c->rw_binds[k - n_ro], buf, size) ? buf : NULL;
+	return k == n_ro + n_rw ? c->workspace : NULL;
+}
+
+/* The bind sources in the gateway: the caller's checked fds
+ * (c->bind_fds), else opened here; what the child must find again is
+ * recorded in a.  src[] gets n fds (own[i]: opened here). */
+static int open_sources(const struct sbx_config *c, struct child_args *a, int *src, bool *own,
+			size_t n, struct mg_err *err)
+{
+	char host[4096];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *path = source_path(c, (int)i, host, sizeof(host));
+		struct stat st;
+
+		own[i] = !c->bind_fds;
+		src[i] = c->bind_fds ? c->bind_fds[i] : path ? open(path, O_PATH | O_CLOEXEC) : -1;
+		if (src[i] < 0 || fstat(src[i], &st) < 0)
+			return mg_err_set(err, -errno, "sandbox: cannot open %s: %s",
+					  path ? path : "a bind source", strerror(errno));
+		a->src_dev[i] = st.st_dev;
+		a->src_ino[i] = st.st_ino;
+	}
+	return 0;
+}
+
 static pid_t clone_child(int *pidfd)
 {
 	struct clone_args ca;
@@ -1189,8 +1265,12 @@ static pid_t clone_child(int *pidfd)
 int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *err)
 {
 	int sync[2] = { -1, -1 }, report[2] = { -1, -1 }, alive[2] = { -1, -1 };
+	int src[MAX_BINDS + 1];
+	bool own[MAX_BINDS + 1];
+	size_t n_src = count(c->ro_binds) + count(c->rw_binds) + (c->workspace ? 1 : 0);
 	struct child_args a;
 	struct report rep;
+	char host[4096];
 	ssize_t n;
 	int rc = 0;
 
@@ -1213,19 +1293,21 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 		return mg_err_set(err, rc, "cannot create %s: %s", ROOT_DIR, strerror(-rc));
 	if (count(c->ro_binds) + count(c->rw_binds) + 1 > MAX_BINDS)
 		return mg_err_set(err, -E2BIG, "too many binds (at most %d)", MAX_BINDS - 1);
+	for (size_t i = 0; i < MG_ARRAY_LEN(a.tree_fds); i++)
+		a.tree_fds[i] = -1;
+	for (size_t i = 0; i < n_src; i++)
+		own[i] = false;
 	if (alloc_slot(c, &out->slot))
 		return mg_err_set(err, -EAGAIN, "too many sandboxes");
+	/* Every source once, here: the idmapped trees are made from these
+	 * fds and the child binds only these inodes. */
+	if ((rc = open_sources(c, &a, src, own, n_src, err)))
+		goto fail;
 	/* As root, folders of the user's appear as the sandbox user's own. */
-	if (a.rootless) {
-		for (size_t i = 0; i < MG_ARRAY_LEN(a.tree_fds); i++)
-			a.tree_fds[i] = -1;
-	} else if ((rc = sbx_idmap_trees(c, sbx_slot_uid(out->slot),
-					 (gid_t)sbx_slot_uid(out->slot), a.tree_fds,
-					 MG_ARRAY_LEN(a.tree_fds), err))) {
-		if (out->slot < NAMED_SLOTS_FROM)
-			slot_used[out->slot] = 0;
-		return rc;
-	}
+	if (!a.rootless && (rc = sbx_idmap_trees(c, src, sbx_slot_uid(out->slot),
+						 (gid_t)sbx_slot_uid(out->slot), a.tree_fds,
+						 MG_ARRAY_LEN(a.tree_fds), err)))
+		goto fail;
 	/* report: a datagram socket, so that the child can hand over an fd. */
 	if (pipe2(sync, O_CLOEXEC) || pipe2(alive, O_CLOEXEC) ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report)) {
@@ -1266,6 +1348,18 @@ int sbx_spawn(const struct sbx_config *c, struct sbx_child *out, struct mg_err *
 	if (n == (ssize_t)sizeof(rep) && rep.step == ST_READY && c->exec_channel) {
 		out->ctl_fd = report[0];
 		report[0] = -1;
+	} else if (n == (ssize_t)sizeof(rep) && rep.err == ESTALE &&
+		   source_path(c, rep.bind, host, sizeof(host))) {
+		rc = mg_err_set(err, -EACCES, "sandbox: %s is refused: it was swapped while the "
+				"sandbox was built (not what was checked)",
+				source_path(c, rep.bind, host, sizeof(host)));
+		waitpid(out->pid, NULL, 0);
+		goto release;
+	} else if (n == (ssize_t)sizeof(rep) && source_path(c, rep.bind, host, sizeof(host))) {
+		rc = mg_err_set(err, -rep.err, "sandbox: cannot bind %s: %s",
+				source_path(c, rep.bind, host, sizeof(host)), strerror(rep.err));
+		waitpid(out->pid, NULL, 0);
+		goto release;
 	} else if (n == (ssize_t)sizeof(rep)) {
 		rc = mg_err_set(err, -rep.err, rep.step == ST_EXEC ? "cannot run '%s': %s"
 				: "sandbox: cannot %s: %s",
@@ -1295,6 +1389,9 @@ fail:
 		slot_used[out->slot] = 0;
 out:
 	sbx_idmap_close(a.tree_fds, MG_ARRAY_LEN(a.tree_fds));  /* the child has its copies */
+	for (size_t i = 0; i < n_src; i++)
+		if (own[i] && src[i] >= 0)
+			close(src[i]);
 	for (int i = 0; i < 2; i++) {
 		if (sync[i] >= 0)
 			close(sync[i]);

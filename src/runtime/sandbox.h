@@ -37,6 +37,14 @@ struct sbx_config {
 	char *const *ro_binds;          /* "host[:inside]" read-only; NULL-terminated;
 					 * each path under 990 bytes */
 	char *const *rw_binds;          /* "host[:inside]" read-write */
+	/* NULL, or the bind sources opened and checked by the caller
+	 * (rt_bind_open, without following symlinks): one fd for each
+	 * ro_binds entry, then each rw_binds entry, then the workspace (when
+	 * set).  The sandbox binds exactly these inodes, reached again
+	 * without symlinks; the caller closes them after sbx_spawn.  Without
+	 * them sbx_spawn opens the paths (following symlinks) once and binds
+	 * what it opened. */
+	const int *bind_fds;
 	uint64_t memory_bytes;          /* 0: no limit (memory + swap together) */
 	unsigned pids_max;              /* 0: no limit */
 	double cpus;                    /* 0: no limit */

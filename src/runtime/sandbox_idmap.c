@@ -115,19 +115,21 @@ const char *sbx_spec_host(const char *spec, char *host, size_t size)
 	return colon ? colon + 1 : host;
 }
 
-static int idmapped_tree(const char *host, uid_t uid, gid_t gid, struct mg_err *err)
+/* An idmapped copy of the tree at src (an fd of host): its owner, the
+ * opened inode's, is the sandbox user. */
+static int idmapped_tree(int src, const char *host, uid_t uid, gid_t gid, struct mg_err *err)
 {
 	struct mount_attr ma;
 	struct stat st;
 	int ns, tree;
 
-	if (stat(host, &st) < 0)
+	if (fstat(src, &st) < 0)
 		return mg_err_set(err, -errno, "cannot show %s in the sandbox: %s", host,
 				  strerror(errno));
 	if ((ns = userns_for(st.st_uid, st.st_gid, uid, gid, err)) < 0)
 		return ns;
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, host,
-			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	tree = (int)syscall(SYS_open_tree, src, "",
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 	if (tree < 0)
 		return mg_err_set(err, -errno, "cannot open %s as a mount tree: %s", host,
 				  strerror(errno));
@@ -143,8 +145,8 @@ static int idmapped_tree(const char *host, uid_t uid, gid_t gid, struct mg_err *
 	return tree;
 }
 
-int sbx_idmap_trees(const struct sbx_config *c, uid_t uid, gid_t gid, int *trees, size_t max,
-		    struct mg_err *err)
+int sbx_idmap_trees(const struct sbx_config *c, const int *src, uid_t uid, gid_t gid,
+		    int *trees, size_t max, struct mg_err *err)
 {
 	char *const *lists[2] = { c->ro_binds, c->rw_binds };
 	char host[4096];
@@ -167,8 +169,8 @@ int sbx_idmap_trees(const struct sbx_config *c, uid_t uid, gid_t gid, int *trees
 				goto fail;
 			}
 			/* Programs and packages owned by root stay plain. */
-			if (l == 1 || (stat(host, &st) == 0 && st.st_uid != 0)) {
-				t = idmapped_tree(host, uid, gid, err);
+			if (l == 1 || (fstat(src[n], &st) == 0 && st.st_uid != 0)) {
+				t = idmapped_tree(src[n], host, uid, gid, err);
 				if (t < -1) {
 					rc = t;
 					goto fail;
@@ -182,8 +184,8 @@ int sbx_idmap_trees(const struct sbx_config *c, uid_t uid, gid_t gid, int *trees
 	if (c->workspace && n < max) {
 		struct stat st;
 
-		if (stat(c->workspace, &st) == 0 && st.st_uid != uid) {
-			int t = idmapped_tree(c->workspace, uid, gid, err);
+		if (fstat(src[n], &st) == 0 && st.st_uid != uid) {
+			int t = idmapped_tree(src[n], c->workspace, uid, gid, err);
 
 			if (t < -1) {
 				rc = t;

@@ -18,12 +18,14 @@
  * workspace when it is not the sandbox user's already), a detached,
  * idmapped copy of the host tree (open_tree + mount_setattr), or -1 for a
  * plain bind: read-only binds owned by root (programs, packages) stay
- * plain; read-write binds and others' read-only ones are idmapped.  The
+ * plain; read-write binds and others' read-only ones are idmapped.  Made
+ * from src[], the sources already opened (and checked) in that order,
+ * never from their paths: the owner mapped is the opened inode's.  The
  * sandbox user's host ids are uid/gid.  trees[] has max entries, -1 where
  * none.  A tree that cannot be idmapped (a filesystem without support)
  * falls back to a plain bind.  0, or -errno with err. */
-int sbx_idmap_trees(const struct sbx_config *c, uid_t uid, gid_t gid, int *trees, size_t max,
-		    struct mg_err *err);
+int sbx_idmap_trees(const struct sbx_config *c, const int *src, uid_t uid, gid_t gid,
+		    int *trees, size_t max, struct mg_err *err);
 /* The host path of a bind spec "host[:inside]" copied into host; returns
  * the path inside (host itself when none is given), or NULL with errno
  * ENAMETOOLONG.  Async-signal-safe. */

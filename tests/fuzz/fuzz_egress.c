@@ -10,7 +10,10 @@
  *     the answer fits its buffer;
  *   - a forwarded request's new head fits its cap, is in origin form,
  *     has exactly one Host, no Proxy-* or hop-by-hop header, CRLF lines
- *     only, and ends with "Connection: close" and the blank line.
+ *     only, and ends with "Connection: close" and the blank line;
+ *   - what follows its head is cut at the same place (the body's end: one
+ *     request per connection) whether it arrives whole, byte by byte or in
+ *     two pieces; never past what was given; Content-Length exactly.
  * For an allowlist: every rule allows its own host (a subdomain, for a
  * wildcard), and each error names its spec.  Seeds: tests/fuzz/corpus/egress/. */
 #include <errno.h>
@@ -62,6 +65,50 @@ static void check_forwarded(const char *out, size_t len, const struct eg_request
 	CHECK(hosts == 1);
 }
 
+/* Feed rest in pieces of step bytes (0: whole): the result and the bytes
+ * that belong to the body. */
+static int feed_body(const struct eg_request *req, const char *rest, size_t n, size_t step,
+		     size_t *used)
+{
+	struct eg_body b;
+	size_t off = 0;
+	int rc = 0;
+
+	eg_body_init(&b, req);
+	*used = 0;
+	do {
+		size_t k = step && n - off > step ? step : n - off, u;
+
+		rc = eg_body_feed(&b, rest + off, k, &u);
+		CHECK(u <= k);
+		CHECK(rc != 0 || u == k);
+		*used += u;
+		off += k;
+	} while (rc == 0 && off < n);
+	if (rc == 1) {
+		size_t again;
+
+		CHECK(eg_body_feed(&b, rest, n, &again) == 1 && again == 0);
+	}
+	return rc;
+}
+
+static void check_body(const struct eg_request *req, const char *rest, size_t n)
+{
+	size_t whole, bytes, split;
+	int rc = feed_body(req, rest, n, 0, &whole);
+
+	CHECK(rc == 1 || rc == 0 || rc == -EPROTO);
+	CHECK(whole <= n);
+	CHECK(feed_body(req, rest, n, 1, &bytes) == rc && bytes == whole);
+	CHECK(feed_body(req, rest, n, n / 2 + 1, &split) == rc && split == whole);
+	if (!req->chunked)
+		CHECK(rc == 1 ? whole == (req->has_length ? req->content_length : 0)
+			      : whole == n && req->has_length && req->content_length > n);
+	if (req->chunked && rc == 1)
+		CHECK(whole >= 5 && memcmp(rest + whole - 4, "\r\n\r\n", 4) == 0);
+}
+
 static void check_request(const char *data, size_t size)
 {
 	static const char *const statuses = "400 405 431 501 505";
@@ -100,6 +147,7 @@ static void check_request(const char *data, size_t size)
 	CHECK(eg_rewrite_request(data, &req, &out) == 0);
 	check_forwarded(out.data, out.len, &req);
 	mg_buf_release(&out);
+	check_body(&req, data + req.head_len, size - req.head_len);
 }
 
 static void check_policy(const char *data, size_t size)

@@ -9,11 +9,14 @@
 
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/fs.h"
@@ -195,6 +198,208 @@ static void test_covered_binds_merge(void **state)
 	rt_binds_release(&b);
 }
 
+/* ---- rt_bind_open: what is opened, at every instance start ---- */
+
+/* A volume validated as at the gateway's start (owner and type recorded). */
+static struct rt_bind validated(const char *host)
+{
+	char spec[PATH_MAX + 16];
+	struct mg_err err;
+	struct rt_bind b;
+
+	snprintf(spec, sizeof(spec), "%s:/data:rw", host);
+	if (rt_volume_parse(spec, &b, &err))
+		fail_msg("%s: %s", spec, err.msg);
+	return b;
+}
+
+static void release_bind(struct rt_bind *b)
+{
+	free(b->host);
+	free(b->inside);
+}
+
+static size_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* b must be refused at an instance start, with a message naming its
+ * path and saying why. */
+static void open_refused(const struct rt_bind *b, int code, const char *why)
+{
+	struct mg_err err;
+	struct stat st;
+	int fd = 7;
+
+	assert_int_equal(rt_bind_open(b, true, &fd, &st, &err), code);
+	assert_int_equal(fd, -1);
+	if (!strstr(err.msg, b->host) || !strstr(err.msg, why))
+		fail_msg("'%s' refused with '%s', expected '%s'", b->host, err.msg, why);
+}
+
+/* Replace folder (the user's) by a symlink to target, as its owner could. */
+static void swap_for_symlink(const char *folder, const char *target)
+{
+	char old[PATH_MAX];
+
+	snprintf(old, sizeof(old), "%s.before", folder);
+	assert_int_equal(rename(folder, old), 0);
+	assert_int_equal(symlink(target, folder), 0);
+}
+
+static void test_bind_open_unchanged(void **state)
+{
+	struct rt_bind b;
+	struct mg_err err;
+	struct stat st, now;
+	int fd;
+
+	assert_int_equal(mg_mkdir_p(at("race/same"), 0755), 0);
+	b = validated(at("race/same"));
+	assert_int_equal(rt_bind_open(&b, true, &fd, &st, &err), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(stat(b.host, &now), 0);
+	assert_true(st.st_dev == now.st_dev && st.st_ino == now.st_ino);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_PATH, O_PATH);
+	close(fd);
+	release_bind(&b);
+}
+
+static void test_bind_open_symlink_last(void **state)
+{
+	struct rt_bind b;
+	struct mg_err start;
+
+	assert_int_equal(mg_mkdir_p(at("race/last"), 0755), 0);
+	assert_int_equal(mg_mkdir_p(at("race/secret"), 0700), 0);
+	touch(at("race/secret/root-only"));
+	b = validated(at("race/last"));
+	swap_for_symlink(b.host, at("race/secret"));
+	open_refused(&b, -EACCES, "a symlink on its path now leads to");
+	release_bind(&b);
+
+	/* To /etc: the words of the gateway's start for /etc. */
+	assert_int_equal(mg_mkdir_p(at("race/etc"), 0755), 0);
+	b = validated(at("race/etc"));
+	swap_for_symlink(b.host, "/etc");
+	assert_int_equal(rt_bind_allowed("/etc", &start), -EACCES);
+	open_refused(&b, -EACCES, strstr(start.msg, "it would show"));
+	open_refused(&b, -EACCES, "leads to /etc");
+	release_bind(&b);
+}
+
+static void test_bind_open_symlink_middle(void **state)
+{
+	char mid[PATH_MAX];
+	struct rt_bind b;
+
+	/* race/mid/leaf validated; then mid becomes a symlink to a folder that
+	 * holds another leaf. */
+	assert_int_equal(mg_mkdir_p(at("race/mid/leaf"), 0755), 0);
+	assert_int_equal(mg_mkdir_p(at("race/decoy/leaf"), 0700), 0);
+	b = validated(at("race/mid/leaf"));
+	mg_strlcpy(mid, at("race/mid"), sizeof(mid));
+	swap_for_symlink(mid, at("race/decoy"));
+	open_refused(&b, -EACCES, "a symlink on its path now leads to");
+	open_refused(&b, -EACCES, "decoy/leaf");
+	release_bind(&b);
+}
+
+static void test_bind_open_swapped_owner(void **state)
+{
+	char old[PATH_MAX];
+	struct rt_bind b;
+
+	if (geteuid() != 0)
+		skip();         /* needs a folder of another user's */
+	/* Validated: a folder of nobody's.  Then, with no symlink anywhere,
+	 * the path holds a root-owned 0700 folder. */
+	assert_int_equal(mg_mkdir_p(at("race/owner"), 0755), 0);
+	assert_int_equal(chown(at("race/owner"), 65534, 65534), 0);
+	b = validated(at("race/owner"));
+	assert_int_equal((int)b.uid, 65534);
+	snprintf(old, sizeof(old), "%s.before", b.host);
+	assert_int_equal(rename(b.host, old), 0);
+	assert_int_equal(mkdir(b.host, 0700), 0);
+	open_refused(&b, -EACCES, "belongs to uid 0 gid 0 now, not to uid 65534 gid 65534");
+	release_bind(&b);
+}
+
+static void test_bind_open_checks_what_is_open(void **state)
+{
+	struct rt_bind b;
+	struct mg_err err;
+	struct stat st;
+	int fd;
+
+	/* A folder that now holds keys: the path rules, on what is opened. */
+	assert_int_equal(mg_mkdir_p(at("race/keys"), 0755), 0);
+	b = validated(at("race/keys"));
+	assert_int_equal(mg_mkdir_p(at("race/keys/.ssh"), 0700), 0);
+	open_refused(&b, -EACCES, "would show");
+	/* The gateway's own workspace is not held to the path rules. */
+	assert_int_equal(rt_bind_open(&b, false, &fd, &st, &err), 0);
+	close(fd);
+	release_bind(&b);
+
+	/* A folder that is a file now. */
+	assert_int_equal(mg_mkdir_p(at("race/type"), 0755), 0);
+	b = validated(at("race/type"));
+	assert_int_equal(rmdir(b.host), 0);
+	touch(b.host);
+	open_refused(&b, -EACCES, "is a file now, not the folder");
+	release_bind(&b);
+
+	/* Gone. */
+	assert_int_equal(mg_mkdir_p(at("race/gone"), 0755), 0);
+	b = validated(at("race/gone"));
+	assert_int_equal(rmdir(b.host), 0);
+	open_refused(&b, -ENOENT, "No such file");
+	release_bind(&b);
+}
+
+static void test_binds_open_all_or_none(void **state)
+{
+	struct rt_binds b = { NULL, 0 };
+	struct mg_err err;
+	size_t before;
+	int fds[3];
+
+	assert_int_equal(mg_mkdir_p(at("race/all/a"), 0755), 0);
+	assert_int_equal(mg_mkdir_p(at("race/all/b"), 0755), 0);
+	assert_int_equal(mg_mkdir_p(at("race/all/c"), 0755), 0);
+	rt_binds_add(&b, at("race/all/a"), "/a", true);
+	rt_binds_add(&b, at("race/all/b"), "/b", false);
+	rt_binds_add(&b, at("race/all/c"), "/c", false);
+	assert_int_equal(rt_binds_open(&b, fds, &err), 0);
+	/* The order of rt_binds_specs: read-only first. */
+	for (int i = 0; i < 3; i++) {
+		char link[64], real[PATH_MAX];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
+		n = readlink(link, real, sizeof(real) - 1);
+		assert_true(n > 0);
+		real[n] = '\0';
+		assert_true(mg_ends_with(real, i == 0 ? "/b" : i == 1 ? "/c" : "/a"));
+		close(fds[i]);
+	}
+	before = open_fds();
+	swap_for_symlink(at("race/all/c"), at("race/all/a"));
+	assert_int_equal(rt_binds_open(&b, fds, &err), -EACCES);
+	assert_non_null(strstr(err.msg, at("race/all/c")));
+	assert_int_equal(open_fds(), before);
+	rt_binds_release(&b);
+}
+
 static void test_npx_specs(void **state)
 {
 	char *git[] = { "npx", "-y", "git+https://example.com/x.git", NULL };
@@ -227,6 +432,12 @@ int main(void)
 		cmocka_unit_test(test_command_binds),
 		cmocka_unit_test(test_command_binds_refuse),
 		cmocka_unit_test(test_covered_binds_merge),
+		cmocka_unit_test(test_bind_open_unchanged),
+		cmocka_unit_test(test_bind_open_symlink_last),
+		cmocka_unit_test(test_bind_open_symlink_middle),
+		cmocka_unit_test(test_bind_open_swapped_owner),
+		cmocka_unit_test(test_bind_open_checks_what_is_open),
+		cmocka_unit_test(test_binds_open_all_or_none),
 		cmocka_unit_test(test_npx_specs),
 	};
 

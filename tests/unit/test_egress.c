@@ -514,11 +514,14 @@ static void write_all(int fd, const char *p, size_t n)
 }
 
 /* The target: one connection at a time.  A request starting "GET " gets a
- * short answer (and its head is kept); anything else is echoed to EOF. */
+ * short answer (and its head is kept); anything else is echoed to EOF.
+ * With record, everything the connection brings until EOF is kept in
+ * head, then answered like a GET. */
 struct target {
 	int fd, port;
 	pthread_t th;
 	volatile bool stop;
+	bool record;
 	pthread_mutex_t mu;
 	char head[4096];
 	int conns;
@@ -529,7 +532,17 @@ static void serve_one(struct target *t, int s)
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n"
 				 "\r\nhello";
 	char buf[65536];
-	ssize_t n = wait_readable(s, WAIT_MS) ? read(s, buf, sizeof(buf) - 1) : -1;
+	ssize_t n;
+
+	if (t->record) {
+		read_some(s, buf, sizeof(t->head), NULL);
+		pthread_mutex_lock(&t->mu);
+		mg_strlcpy(t->head, buf, sizeof(t->head));
+		pthread_mutex_unlock(&t->mu);
+		write_all(s, ok, sizeof(ok) - 1);
+		return;
+	}
+	n = wait_readable(s, WAIT_MS) ? read(s, buf, sizeof(buf) - 1) : -1;
 
 	if (n > 4 && memcmp(buf, "GET ", 4) == 0) {
 		buf[n] = '\0';
@@ -702,12 +715,18 @@ static void env_close(struct env *e)
 	eg_policy_release(&e->pol);
 }
 
-static void target_start(struct target *t)
+static void target_start_as(struct target *t, bool record)
 {
 	memset(t, 0, sizeof(*t));
+	t->record = record;
 	pthread_mutex_init(&t->mu, NULL);
 	t->fd = listen_local(&t->port);
 	assert_int_equal(pthread_create(&t->th, NULL, target_main, t), 0);
+}
+
+static void target_start(struct target *t)
+{
+	target_start_as(t, false);
 }
 
 static void target_stop(struct target *t)
@@ -957,6 +976,111 @@ static void test_proxy_limits(void **state)
 	env_close(&e);
 }
 
+/* Send the request (all of it in one write), half-close, read to EOF. */
+static void pipelined_client(struct client *c)
+{
+	int fd = connect_local(c->e->port);
+
+	assert_true(fd >= 0);
+	write_all(fd, c->req, strlen(c->req));
+	shutdown(fd, SHUT_WR);
+	c->resp_len = read_some(fd, c->resp, sizeof(c->resp), NULL);
+	close(fd);
+}
+
+/* What the target got from one connection carrying req. */
+static void forwarded(struct env *e, struct target *t, const char *req, char *got, size_t size)
+{
+	struct client c = { .fn = pipelined_client, .req = req };
+	int before = e->decisions;
+
+	run_client(e, &c);
+	assert_non_null(strstr(c.resp, "HTTP/1.1 200 OK\r\n"));
+	assert_true(c.resp_len >= 5 && strcmp(c.resp + c.resp_len - 5, "hello") == 0);
+	assert_int_equal(e->decisions, before + 1);     /* one request, one decision */
+	pthread_mutex_lock(&t->mu);
+	mg_strlcpy(got, t->head, size);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* A plain HTTP request is forwarded alone: bytes after it (a second
+ * request with its own method, Host and Proxy-Authorization, pipelined in
+ * the same write) never reach the upstream, whatever the body's framing.
+ * After a CONNECT, the bytes that follow belong to the tunnel and go to
+ * the checked destination only. */
+static void test_proxy_one_request_per_connection(void **state)
+{
+	char spec[64], *specs[] = { spec, NULL }, req[1024], want[1024], got[4096];
+	struct client c = { 0 };
+	struct target tgt, echo;
+	struct env e;
+	int conns;
+
+	target_start_as(&tgt, true);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", tgt.port);
+	env_open(&e, specs, NULL);
+
+	/* No body: the request ends with its head. */
+	snprintf(req, sizeof(req), "GET http://127.0.0.1:%d/first HTTP/1.1\r\nHost: x\r\n\r\n"
+		 "GET http://127.0.0.1:%d/second HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+		 "Proxy-Authorization: Basic c2VjcmV0\r\n\r\n", tgt.port, tgt.port, tgt.port);
+	forwarded(&e, &tgt, req, got, sizeof(got));
+	snprintf(want, sizeof(want), "GET /first HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+		 "Connection: close\r\n\r\n", tgt.port);
+	assert_string_equal(got, want);
+
+	/* Content-Length: that many bytes, then nothing. */
+	snprintf(req, sizeof(req), "POST http://127.0.0.1:%d/p HTTP/1.1\r\nContent-Length: 4\r\n"
+		 "\r\nbodyDELETE http://127.0.0.1:%d/all HTTP/1.1\r\n\r\n", tgt.port, tgt.port);
+	forwarded(&e, &tgt, req, got, sizeof(got));
+	snprintf(want, sizeof(want), "POST /p HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+		 "Content-Length: 4\r\nConnection: close\r\n\r\nbody", tgt.port);
+	assert_string_equal(got, want);
+
+	/* Chunked: through the last chunk and the trailers, then nothing. */
+	snprintf(req, sizeof(req), "PUT http://127.0.0.1:%d/c HTTP/1.1\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n4;x=y\r\nbody\r\nA\r\n0123456789\r\n"
+		 "0\r\nX-Trailer: 1\r\n\r\nGET http://127.0.0.1:%d/after HTTP/1.1\r\n\r\n",
+		 tgt.port, tgt.port);
+	forwarded(&e, &tgt, req, got, sizeof(got));
+	snprintf(want, sizeof(want), "PUT /c HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+		 "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4;x=y\r\nbody\r\n"
+		 "A\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n", tgt.port);
+	assert_string_equal(got, want);
+
+	/* Malformed chunked framing: the connection ends there; what was
+	 * forwarded stops before it. */
+	snprintf(req, sizeof(req), "POST http://127.0.0.1:%d/bad HTTP/1.1\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n4\nbody\r\n0\r\n\r\n"
+		 "GET http://127.0.0.1:%d/after HTTP/1.1\r\n\r\n", tgt.port, tgt.port);
+	c = (struct client){ .fn = pipelined_client, .req = req };
+	run_client(&e, &c);
+	pthread_mutex_lock(&tgt.mu);
+	assert_null(strstr(tgt.head, "/after"));
+	assert_null(strstr(tgt.head, "body"));
+	pthread_mutex_unlock(&tgt.mu);
+	env_close(&e);
+	target_stop(&tgt);
+
+	/* CONNECT: bytes sent before the 200 (a TLS ClientHello, or anything)
+	 * go through the tunnel to the checked destination; a refused CONNECT
+	 * takes its pipelined bytes with it. */
+	target_start(&echo);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", echo.port);
+	env_open(&e, specs, NULL);
+	snprintf(req, sizeof(req), "CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\nearly bytes", echo.port);
+	c = (struct client){ .fn = pipelined_client, .req = req };
+	run_client(&e, &c);
+	assert_string_equal(c.resp, "HTTP/1.1 200 Connection established\r\n\r\nearly bytes");
+	conns = target_conns(&echo);
+	snprintf(req, sizeof(req), "CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n"
+		 "CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n", echo.port + 1, echo.port);
+	expect_answer(&e, req, 403, "not in the allowlist");
+	assert_int_equal(target_conns(&echo), conns);
+	env_close(&e);
+	target_stop(&echo);
+}
+
 static void test_proxy_open_rejects(void **state)
 {
 	struct eg_policy pol = { 0 };
@@ -986,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_proxy_bulk_and_close),
 		cmocka_unit_test(test_proxy_limits),
+		cmocka_unit_test(test_proxy_one_request_per_connection),
 		cmocka_unit_test(test_proxy_open_rejects),
 	};
 

@@ -429,6 +429,66 @@ static void test_exec_failures(void **state)
 	assert_int_equal(sbx_exec(&ch, &req, &p, &err), -ENOTCONN);
 }
 
+/* Bind sources the caller opened and checked (bind_fds): the sandbox binds
+ * those inodes and no other.  A path that leads elsewhere by the time the
+ * sandbox opens it (swapped between the check and the build), or through
+ * a symlink, is refused, naming the path. */
+static void test_bind_sources_checked(void **state)
+{
+	char *dir = make_tmpdir(), a[256], b[256], link[256], spec[600], ls_arg[] = "/data";
+	char *const ls[] = { "ls", ls_arg, NULL };
+	char *ro[2] = { spec, NULL };
+	struct sbx_config c;
+	struct sbx_child ch;
+	struct mg_err err;
+	struct run r;
+	int fd, fa;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(mkdir(a, 0755), 0);
+	assert_int_equal(mkdir(b, 0755), 0);
+	snprintf(spec, sizeof(spec), "%s/in-a", a);
+	fd = open(spec, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink(a, link), 0);
+	fa = open(a, O_PATH | O_CLOEXEC);
+	fd = open(b, O_PATH | O_CLOEXEC);
+	assert_true(fa >= 0 && fd >= 0);
+
+	memset(&c, 0, sizeof(c));
+	c.envp = g_env;
+	c.fd_in = c.fd_out = c.fd_err = -1;
+	c.filter = &g_filter;
+	c.exec_channel = true;
+	c.ro_binds = ro;
+	/* Checked: b; at the path now: a. */
+	snprintf(spec, sizeof(spec), "%s:/data", a);
+	c.bind_fds = &fd;
+	assert_int_equal(sbx_spawn(&c, &ch, &err), -EACCES);
+	assert_non_null(strstr(err.msg, a));
+	assert_non_null(strstr(err.msg, "swapped while the sandbox was built"));
+	/* A symlink on the path: not walked, even to what was checked. */
+	snprintf(spec, sizeof(spec), "%s:/data", link);
+	c.bind_fds = &fa;
+	assert_int_equal(sbx_spawn(&c, &ch, &err), -ELOOP);
+	assert_non_null(strstr(err.msg, link));
+	/* What was checked is what is bound. */
+	snprintf(spec, sizeof(spec), "%s:/data", a);
+	assert_int_equal(sbx_spawn(&c, &ch, &err), 0);
+	run_in(&ch, ls, NULL, NULL, &r);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "in-a\n");
+	run_free(&r);
+	end(&ch);
+	close(fa);
+	close(fd);
+	mg_rm_rf(dir);
+	free(dir);
+}
+
 /* Several at once, each waited for on its own status fd, in any order;
  * sbx_proc_signal reaches the whole process group. */
 static void test_exec_concurrent_and_signal(void **state)
@@ -654,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_exec_same_namespaces),
 		cmocka_unit_test(test_exec_stdio_and_status),
 		cmocka_unit_test(test_exec_failures),
+		cmocka_unit_test(test_bind_sources_checked),
 		cmocka_unit_test(test_exec_concurrent_and_signal),
 		cmocka_unit_test(test_nothing_left),
 		cmocka_unit_test(test_exec_many),
