@@ -89,7 +89,11 @@ static const char gateway_usage[] =
 	"                            and print a summary of each tool call on stderr.\n"
 	"  --audit-log FILE          Where the audit lines go\n"
 	"                            (default $XDG_STATE_HOME/mcpguard/audit.jsonl).\n"
-	"  --log-arguments           Include tool arguments in the audit log.\n"
+	"  --log-arguments           Include tool arguments in the audit log (secrets in\n"
+	"                            them are redacted).\n"
+	"  --audit-max-size SIZE     Rotate the audit log at this size (default 256m; 0:\n"
+	"                            never).  Records are hash-chained across files:\n"
+	"                            'mcpguard audit verify'.\n"
 	"  --verbose                 Debug logs, including servers' stderr.\n"
 	"  --quiet                   Warnings and errors only.\n"
 	"\n"
@@ -137,6 +141,7 @@ struct opts {
 	bool servers_given;
 	char **secret_files;
 	char *secret_store;
+	uint64_t audit_max_size;
 	bool block_secrets;
 	enum gd_leak_mode leak_mode;
 };
@@ -214,7 +219,7 @@ static const char *const value_flags[] = {
 	"--transport", "--timeout", "--startup-timeout", "--human-timeout",
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
 	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory",
-	"--pids", "--workspace-dir", "--secrets", "--secret-store", NULL,
+	"--pids", "--workspace-dir", "--secrets", "--secret-store", "--audit-max-size", NULL,
 };
 static const char *const ignored_value_flags[] = {
 	"--registry", "--config",
@@ -387,6 +392,9 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 			}
 		}
 		mg_strv_free(parts);
+	} else if (strcmp(f->name, "--audit-max-size") == 0) {
+		if (mg_parse_size(f->value, &o->audit_max_size))
+			goto bad;
 	} else if (strcmp(f->name, "--secret-store") == 0) {
 		free(o->secret_store);
 		o->secret_store = mg_strdup(f->value);
@@ -607,14 +615,8 @@ static int run(struct opts *o)
 		o->cfg.n_checks = 1;
 	}
 	if (o->cfg.log_calls) {
-		if (!o->audit_path) {
-			struct mg_buf b;
-
-			state = mg_state_dir();
-			mg_buf_init(&b, PATH_MAX);
-			mg_buf_addf(&b, "%s/audit.jsonl", state);
-			path = mg_buf_detach(&b, NULL);
-		}
+		if (!o->audit_path)
+			path = cli_default_audit_path();
 		if (aud_open(&audit, o->audit_path ? o->audit_path : path, o->log_arguments)) {
 			fprintf(stderr, "mcpguard: cannot open the audit log %s: %s\n",
 				o->audit_path ? o->audit_path : path, strerror(errno));
@@ -622,6 +624,7 @@ static int run(struct opts *o)
 		}
 	}
 	aud_set_filter(audit, redact_text, leak);
+	aud_set_max_size(audit, o->audit_max_size);
 	o->cfg.audit = audit;
 	o->cfg.tool_patterns = o->tools;
 	if (!o->no_cache && !o->cache_dir)
@@ -649,6 +652,9 @@ out:
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop))
 		mg_debug("loop closed with handles still open");
+	if (aud_head(audit))
+		mg_info("audit log head %s (keep it elsewhere: 'mcpguard audit verify %s --head HASH' then "
+			"also finds records cut from the end)", aud_head(audit), aud_path(audit));
 	aud_close(audit);
 	mg_log_set_filter(NULL, NULL);
 	if (leak)
@@ -686,6 +692,7 @@ int cli_gateway(int argc, char **argv)
 	o.cfg.memory_bytes = 2ull << 30;
 	o.cfg.pids = 512;
 	o.block_secrets = true;
+	o.audit_max_size = 256ull << 20;
 	o.leak_mode = GD_LEAK_REDACT;
 	o.stdio = true;
 	o.http.host = "127.0.0.1";

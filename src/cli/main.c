@@ -16,6 +16,8 @@ static const char usage[] =
 	"  gateway run    Run the gateway (a drop-in for 'docker mcp gateway run')\n"
 	"  sandbox run    Run one command in the sandbox (agent-written code)\n"
 	"  secret         Keep secrets for servers in an encrypted store (set, ls, rm)\n"
+	"  logs           Show the audit log (filters, --follow)\n"
+	"  audit verify   Check the audit log's hash chain\n"
 	"  version        Print the version\n"
 	"\n"
 	"Run 'mcpguard <command> --help' for the options of a command.\n"
@@ -38,6 +40,10 @@ int main(int argc, char **argv)
 		return cli_gateway(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
+	if (strcmp(argv[1], "audit") == 0)
+		return cli_audit(argc - 1, argv + 1);
+	if (strcmp(argv[1], "logs") == 0)
+		return cli_logs(argc - 1, argv + 1);
 	if (strcmp(argv[1], "secret") == 0)
 		return cli_secret(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)

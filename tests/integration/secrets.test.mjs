@@ -218,6 +218,64 @@ describe('secrets reach only their owner', () => {
       assert.equal(leaks([fs.readFileSync(path.join(store, f), 'latin1')], ownerSecret), null, f);
   });
 
+  it('the store keeps values across runs, holds no plaintext; a wrong key or passphrase is a clear error', () => {
+    const run = (a, opts = {}) => spawnSync(gatewayBin, ['secret', ...a], { encoding: 'utf8', ...opts });
+    const d = path.join(dir, 'store2');
+    assert.equal(run(['set', 'K1', '--store', d], { input: 'first-value-123' }).status, 0);
+    assert.equal(run(['set', 'K2', '--store', d], { input: 'second-value-456\n' }).status, 0);
+    let r = run(['ls', '--store', d, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).name), ['K1', 'K2']);
+    assert.doesNotMatch(r.stdout, /first-value|second-value/);
+    for (const f of fs.readdirSync(d))
+      assert.doesNotMatch(fs.readFileSync(path.join(d, f), 'latin1'), /first-value|second-value/);
+    assert.equal(fs.statSync(path.join(d, 'secrets.key')).mode & 0o777, 0o600);
+    assert.equal(run(['rm', 'K1', '--store', d]).status, 0);
+    assert.equal(run(['rm', 'K1', '--store', d]).status, 1);
+    // a value given as an argument is refused (argv is public)
+    r = run(['set', 'K3', 'the-value', '--store', d]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /never from arguments/);
+    // the wrong key
+    fs.writeFileSync(path.join(d, 'secrets.key'), crypto.randomBytes(32));
+    r = run(['ls', '--store', d]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot open the secret store .*wrong key/);
+    // a passphrase instead of a key file
+    const p = path.join(dir, 'store3');
+    const env = (pass) => ({ ...process.env, MCPGUARD_SECRETS_PASSPHRASE: pass });
+    assert.equal(run(['set', 'P1', '--store', p], { input: 'pass-protected-789', env: env('right horse') }).status, 0);
+    assert.equal(fs.existsSync(path.join(p, 'secrets.key')), false);
+    assert.equal(run(['ls', '--store', p], { env: env('right horse') }).status, 0);
+    r = run(['ls', '--store', p], { env: env('wrong horse') });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /wrong passphrase/);
+    r = run(['ls', '--store', p], { env: { ...process.env, MCPGUARD_SECRETS_PASSPHRASE: '' } });
+    assert.match(r.stderr, /protected by a passphrase: set MCPGUARD_SECRETS_PASSPHRASE/);
+  });
+
+  it('mcpguard audit verify finds an edited, removed or moved record', () => {
+    const verify = (f, ...a) => spawnSync(gatewayBin, ['audit', 'verify', f, ...a], { encoding: 'utf8' });
+    let r = verify(audit);
+    assert.equal(r.status, 0, r.stderr);
+    const head = r.stdout.match(/^head ([0-9a-f]{64})$/m)[1];
+    const lines = fs.readFileSync(audit, 'utf8').split('\n').filter(Boolean);
+    assert.ok(lines.length > 10);
+    const f = path.join(dir, 'tampered.jsonl');
+    const check = (ls, want, ...a) => {
+      fs.writeFileSync(f, ls.join('\n') + '\n');
+      const res = verify(f, ...a);
+      assert.equal(res.status, want === null ? 0 : 1, res.stdout + res.stderr);
+      if (want !== null) assert.match(res.stderr, want);
+    };
+    check(lines, null, '--head', head);
+    check(lines.map((l, i) => (i === 4 ? l.replace('"session"', '"Session"') : l)), /broken at line 6:/);
+    check(lines.filter((_, i) => i !== 3), /broken at line 4:/);
+    check([lines[0], lines[2], lines[1], ...lines.slice(3)], /broken at line 2:/);
+    check(lines.slice(0, -2), null);
+    check(lines.slice(0, -2), /records were removed from its end/, '--head', head);
+  });
+
   it('benign results of the official servers come through byte-identical', async () => {
     const cat = writeCatalog(tempDir('mcpguard-benign-'), {
       everything: { command: [node, officialServer('everything')] },
