@@ -9,8 +9,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  connect, finish, fixtureBin, gatewayBin, killAll, node, officialServer, readAudit, root,
-  serverPids, sleep, tempDir, writeCatalog,
+  alive, connect, descendants, finish, fixtureBin, gatewayBin, killAll, node, officialServer,
+  readAudit, root, serverPids, tempDir, waitFor, writeCatalog,
 } from './lib.mjs';
 
 after(killAll);
@@ -43,7 +43,9 @@ describe('the built-in catalog (npx servers)', () => {
       arguments: { entities: [{ name: 'sandbox', entityType: 'test', observations: ['kept'] }] },
     });
     assert.match(text(await client.callTool({ name: 'memory__read_graph', arguments: {} })), /kept/);
-    const pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    // The gateway's own servers: its descendants, not any process that
+    // runs the same packages.
+    const pids = descendants(transport.pid).map((p) => p.pid).filter((p) => {
       try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('/npm/@modelcontextprotocol+server-'); }
       catch { return false; }
     });
@@ -70,7 +72,7 @@ describe('the sandbox opt-out', () => {
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
       '--no-cache', '--allow-unsandboxed']);
     const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
-    const pids = serverPids(fixtureBin);
+    const pids = serverPids(transport.pid, fixtureBin);
     assert.equal(pids.length, 1);
     assert.equal(Number(who.split('/')[0]), pids[0], 'its own pid is the host pid: no PID namespace');
     assert.match(transport.stderr, /WARNING: server 'host' runs WITHOUT a sandbox/);
@@ -191,7 +193,7 @@ describe('without root', () => {
     { bin: '/usr/bin/setpriv', env: { HOME: ws } });
     const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(who.split('/')[0], '2', 'pid 2 of a PID namespace of its own');
-    const [pid] = serverPids(fixtureBin);
+    const [pid] = serverPids(transport.pid, fixtureBin);
     assert.equal(hostUid(pid), 65534, 'the user\'s own uid on the host, never root');
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(status, /^CapEff:\s+0+$/m);
@@ -214,7 +216,7 @@ describe('limits and lifetime', () => {
       '--no-cache']);
     const err = await client.callTool({ name: 'hog__anything', arguments: {} }).then(() => null, (e) => e);
     assert.ok(err);
-    for (let i = 0; i < 50 && !/memory limit/.test(transport.stderr); i++) await sleep(100);
+    await waitFor(() => /memory limit/.test(transport.stderr));
     assert.match(transport.stderr, /server 'hog'.*was killed: it reached its sandbox's memory limit/);
     assert.equal(text(await client.callTool({ name: 'fixture__echo', arguments: { message: 'alive' } })), 'alive',
       'only the sandbox was hit');
@@ -226,10 +228,14 @@ describe('limits and lifetime', () => {
     const catalog = writeCatalog(dir, { fixture: { command: [fixtureBin] } });
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
     await client.callTool({ name: 'echo', arguments: { message: 'up' } });
-    assert.equal(serverPids(fixtureBin).length, 1);
+    // Everything the gateway runs, the server among it.
+    const tree = descendants(transport.pid);
+    const [server] = serverPids(transport.pid, fixtureBin);
+    assert.ok(tree.some((p) => p.pid === server), `the server among ${JSON.stringify(tree)}`);
     transport.proc.kill('SIGKILL');
-    let left = serverPids(fixtureBin);
-    for (let i = 0; i < 30 && left.length; i++) { await sleep(100); left = serverPids(fixtureBin); }
-    assert.deepEqual(left, [], 'the sandbox died with the gateway');
+    const gone = await waitFor(() => !tree.some(alive), 10000);
+    const left = tree.filter(alive);
+    for (const p of left) process.kill(p.pid, 'SIGKILL');   // a failure leaves nothing either
+    assert.ok(gone, `the sandbox outlived the gateway: ${JSON.stringify(left)}`);
   });
 });
