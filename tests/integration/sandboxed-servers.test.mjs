@@ -177,23 +177,42 @@ describe('egress (allowHosts)', () => {
 });
 
 describe('without root', () => {
-  it('a gateway run by an ordinary user sandboxes its servers with that user\'s ids', async () => {
+  it('a gateway run by an ordinary user sandboxes its servers with that user\'s ids', async (t) => {
+    // nobody runs the gateway and its server, so both must be reachable
+    // for nobody, and the checkout may not be (a clone in /root or in a
+    // mktemp -d folder is 0700): copies in a folder open from / down.
     const dir = tempDir();
+    fs.chmodSync(dir, 0o755);
+    const bin = path.join(dir, 'mcpguard');
+    const fixture = path.join(dir, 'mcp_fixture');
+    for (const [from, to] of [[gatewayBin, bin], [fixtureBin, fixture]]) {
+      fs.copyFileSync(from, to);
+      fs.chmodSync(to, 0o755);
+    }
     const ws = path.join(dir, 'ws');
     fs.mkdirSync(ws);
     fs.chownSync(ws, 65534, 65534);
-    fs.chmodSync(dir, 0o755);
     const catalog = writeCatalog(dir, {
-      fixture: { command: [fixtureBin], env: [{ name: 'WHERE', value: 'rootless' }] },
+      fixture: { command: [fixture], env: [{ name: 'WHERE', value: 'rootless' }] },
     });
-    // The sanitizer build, run as nobody by setpriv.
-    const { client, transport } = await connect(['--reuid', '65534', '--regid', '65534',
-      '--clear-groups', gatewayBin, 'gateway', 'run', '--catalog', catalog, '--no-cache',
-      '--workspace-dir', ws, '--audit-log', path.join(ws, 'audit.jsonl')],
-    { bin: '/usr/bin/setpriv', env: { HOME: ws } });
+    fs.chmodSync(catalog, 0o644);
+    const asNobody = ['--reuid', '65534', '--regid', '65534', '--clear-groups'];
+    const reach = spawnSync('/usr/bin/setpriv', [...asNobody, '/bin/sh', '-c',
+      'test -x "$1" && test -x "$2" && test -r "$3"', 'sh', bin, fixture, catalog], { encoding: 'utf8' });
+    if (reach.status !== 0) {
+      t.skip(`nobody cannot reach ${dir} (a folder on the way from / is closed to others; ` +
+        `set TMPDIR to an open one): ${reach.stderr}`);
+      return;
+    }
+    // The sanitizer build (a copy), run as nobody by setpriv.
+    const { client, transport } = await connect([...asNobody, bin, 'gateway', 'run',
+      '--catalog', catalog, '--no-cache', '--workspace-dir', ws, '--audit-log', path.join(ws, 'audit.jsonl')],
+    { bin: '/usr/bin/setpriv', env: { HOME: ws }, cwd: dir });
     const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(who.split('/')[0], '2', 'pid 2 of a PID namespace of its own');
-    const [pid] = serverPids(transport.pid, fixtureBin);
+    const pids = serverPids(transport.pid, fixture);
+    assert.equal(pids.length, 1, `one server process: ${pids}`);
+    const [pid] = pids;
     assert.equal(hostUid(pid), 65534, 'the user\'s own uid on the host, never root');
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(status, /^CapEff:\s+0+$/m);
