@@ -1,5 +1,6 @@
 // Shared helpers for the integration tests: start the real mcpguard binary
 // with a catalog and connect the official SDK client to it over stdio.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -172,6 +173,14 @@ export async function finish(t, transport, assert) {
   assert.equal(code, 0, `gateway exited ${code}\n${transport.stderr}`);
   assert.doesNotMatch(transport.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
   return transport.stderr;
+}
+
+// The gateway's stdout and stderr are two pipes: a line it logged before
+// an answer may still be on its way when the answer has been read.  Wait
+// (bounded) for the line, then check it.
+export async function assertLogged(transport, re, message) {
+  await waitFor(() => re.test(transport.stderr));
+  assert.match(transport.stderr, re, message);
 }
 
 export async function listAll(client, method) {

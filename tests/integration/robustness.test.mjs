@@ -8,8 +8,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import {
-  connect, finish, fixtureBin, readAudit, root, serverPids, tempDir, waitFor, writeCatalog,
-  killAll,
+  assertLogged, connect, finish, fixtureBin, readAudit, root, serverPids, tempDir, waitFor,
+  writeCatalog, killAll,
 } from './lib.mjs';
 
 after(killAll);
@@ -73,7 +73,7 @@ describe('a misbehaving server', () => {
   it('non-JSON lines on a server stdout are skipped', async () => {
     assert.equal(text(await client.callTool({ name: 'garbage', arguments: {} })), 'ok');
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'fine' } })), 'fine');
-    assert.match(transport.stderr, /non-JSON-RPC line to stdout \(skipped/);
+    await assertLogged(transport, /non-JSON-RPC line to stdout \(skipped/);
   });
 
   it('a hanging call times out, is cancelled upstream, and the server keeps serving', async () => {

@@ -9,8 +9,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  alive, connect, descendants, finish, fixtureBin, gatewayBin, killAll, node, officialServer,
-  readAudit, root, serverPids, tempDir, waitFor, writeCatalog,
+  alive, assertLogged, connect, descendants, finish, fixtureBin, gatewayBin, killAll, node,
+  officialServer, readAudit, root, serverPids, tempDir, waitFor, writeCatalog,
 } from './lib.mjs';
 
 after(killAll);
@@ -60,7 +60,7 @@ describe('the sandbox opt-out', () => {
     const dir = tempDir();
     const catalog = writeCatalog(dir, { host: { command: [fixtureBin], sandbox: false } });
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
-    assert.match(transport.stderr, /server 'host' will not start: .*--allow-unsandboxed/);
+    await assertLogged(transport, /server 'host' will not start: .*--allow-unsandboxed/);
     const { tools } = await client.listTools();
     assert.deepEqual(tools, [], 'it never started, so it offers nothing');
     await finish(null, transport, assert);
@@ -75,8 +75,8 @@ describe('the sandbox opt-out', () => {
     const pids = serverPids(transport.pid, fixtureBin);
     assert.equal(pids.length, 1);
     assert.equal(Number(who.split('/')[0]), pids[0], 'its own pid is the host pid: no PID namespace');
-    assert.match(transport.stderr, /WARNING: server 'host' runs WITHOUT a sandbox/);
-    assert.match(transport.stderr, /starts WITHOUT a sandbox/);
+    await assertLogged(transport, /WARNING: server 'host' runs WITHOUT a sandbox/);
+    await assertLogged(transport, /starts WITHOUT a sandbox/);
     await finish(null, transport, assert);
   });
 });
@@ -98,13 +98,13 @@ describe('what a server sees of the host', () => {
     });
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
       '--no-cache'], { env: { HOME: home } });
-    const refused = (name, why) => assert.match(transport.stderr,
+    const refused = (name, why) => assertLogged(transport,
       new RegExp(`server '${name}' cannot run in its sandbox: .*${why}`));
-    refused('keys', 'lies in a \\.ssh folder');
-    refused('wholehome', 'is a home folder|would show .*\\.ssh');
-    refused('root', 'would show /etc/shadow');
-    refused('shadow', 'is or lies in /etc/shadow');
-    refused('arg', 'lies in a \\.ssh folder');
+    await refused('keys', 'lies in a \\.ssh folder');
+    await refused('wholehome', 'is a home folder|would show .*\\.ssh');
+    await refused('root', 'would show /etc/shadow');
+    await refused('shadow', 'is or lies in /etc/shadow');
+    await refused('arg', 'lies in a \\.ssh folder');
     const err = await client.callTool({ name: 'keys__echo', arguments: { message: 'x' } })
       .then(() => null, (e) => e);
     assert.ok(err, 'a refused server does not run');
@@ -164,8 +164,8 @@ describe('egress (allowHosts)', () => {
       assert.match(await call('closed__fetch', `http://127.0.0.1:${port}/`), /^error ECONNREFUSED/,
         'no allowHosts: no proxy, no network');
       assert.equal(hits, 1, 'the host listener saw the allowed request only');
-      assert.match(transport.stderr, /server 'web' runs sandboxed: .*network: only through the egress proxy/);
-      assert.match(transport.stderr, /server 'closed' runs sandboxed: .*network: none/);
+      await assertLogged(transport, /server 'web' runs sandboxed: .*network: only through the egress proxy/);
+      await assertLogged(transport, /server 'closed' runs sandboxed: .*network: none/);
       await finish(null, transport, assert);
       const egress = readAudit(audit).filter((r) => r.method === 'egress GET');
       assert.deepEqual(egress.map((r) => r.outcome), ['ok', 'refused', 'refused']);
@@ -218,7 +218,7 @@ describe('without root', () => {
     assert.match(status, /^CapEff:\s+0+$/m);
     assert.match(status, /^Seccomp:\s+2$/m);
     assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'));
-    assert.match(transport.stderr, /not root: sandboxes run with your own ids and without cgroup limits/);
+    await assertLogged(transport, /not root: sandboxes run with your own ids and without cgroup limits/);
     await finish(null, transport, assert);
   });
 });
@@ -235,8 +235,7 @@ describe('limits and lifetime', () => {
       '--no-cache']);
     const err = await client.callTool({ name: 'hog__anything', arguments: {} }).then(() => null, (e) => e);
     assert.ok(err);
-    await waitFor(() => /memory limit/.test(transport.stderr));
-    assert.match(transport.stderr, /server 'hog'.*was killed: it reached its sandbox's memory limit/);
+    await assertLogged(transport, /server 'hog'.*was killed: it reached its sandbox's memory limit/);
     assert.equal(text(await client.callTool({ name: 'fixture__echo', arguments: { message: 'alive' } })), 'alive',
       'only the sandbox was hit');
     await finish(null, transport, assert);
