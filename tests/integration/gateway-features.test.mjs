@@ -12,8 +12,8 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
-  assertLogged, connect, descendants, finish, fixtureBin, gatewayBin, listAll, readAudit, serverPids,
-  sleep, tempDir, waitFor, writeCatalog, killAll,
+  assertLogged, connect, descendants, finish, fixtureBin, gatewayBin, listAll, readAudit,
+  serverPids, sleep, tempDir, waitFor, writeCatalog, killAll,
 } from './lib.mjs';
 
 after(killAll);
