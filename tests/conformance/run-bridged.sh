@@ -25,6 +25,8 @@
 # 1 when some other scenario failed, 2 on a setup problem.
 
 set -euo pipefail
+# shellcheck source=tests/conformance/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 die() {
 	echo "run-bridged: $*" >&2
@@ -113,7 +115,7 @@ fi
 BRIDGE_PID=$!
 
 deadline=$((SECONDS + START_TIMEOUT))
-until port_open; do
+until listens "$BRIDGE_PID" "$PORT"; do
 	if ! kill -0 "$BRIDGE_PID" 2>/dev/null; then
 		tail -n 20 "$BRIDGE_LOG" >&2 || true
 		die "the bridge exited before listening (log: $BRIDGE_LOG)"

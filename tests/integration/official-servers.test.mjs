@@ -8,17 +8,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  connect, finish, listAll, node, officialServer, readAudit, sleep, tempDir, writeCatalog,
-  killAll,
+  connect, descendants, finish, listAll, node, officialServer, readAudit, tempDir, waitFor,
+  writeCatalog, killAll,
 } from './lib.mjs';
 
 after(killAll);
 
-// Processes started for this test's servers (their command lines name the
-// official packages), with what /proc says of each.
-function serverProcesses() {
+// The servers this test's gateway started (its descendants whose command
+// lines name the official packages), with what /proc says of each.
+function serverProcesses(gatewayPid) {
   const out = [];
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+  for (const { pid } of descendants(gatewayPid)) {
     let cmdline, statusText;
     try {
       cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
@@ -111,7 +111,7 @@ describe('official npm servers behind the gateway', () => {
   it('runs every server in a sandbox of its own', () => {
     // Issue 4, criterion 1: the servers above answered from inside their
     // sandboxes.  Their processes, seen from the host:
-    const procs = serverProcesses(dir);
+    const procs = serverProcesses(transport.pid);
     for (const name of ['everything', 'filesystem', 'memory']) {
       const p = procs.find((x) => x.cmdline.includes(`server-${name}`));
       assert.ok(p, `a process of server-${name} among ${procs.map((x) => x.cmdline).join(' | ')}`);
@@ -173,9 +173,10 @@ describe('official npm servers behind the gateway', () => {
     assert.equal(seen.length, 1);
     const echo = await client.callTool({ name: 'everything__echo', arguments: { message: 'still here' } });
     assert.equal(echo.content[0].text, 'Echo: still here');
-    await sleep(100);
-    const rec = readAudit(audit).find((r) => r.name === 'everything__trigger-long-running-operation' &&
-      r.outcome === 'cancelled');
+    const cancelled = (r) => r.name === 'everything__trigger-long-running-operation' &&
+      r.outcome === 'cancelled';
+    await waitFor(() => readAudit(audit).some(cancelled));
+    const rec = readAudit(audit).find(cancelled);
     assert.ok(rec, 'the audit log records the cancellation');
     assert.equal(rec.server, 'everything');
   });

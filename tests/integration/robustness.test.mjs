@@ -8,8 +8,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import {
-  connect, finish, fixtureBin, readAudit, root, serverPids, sleep, tempDir, writeCatalog,
-  killAll,
+  assertLogged, connect, finish, fixtureBin, readAudit, root, serverPids, tempDir, waitFor,
+  writeCatalog, killAll,
 } from './lib.mjs';
 
 after(killAll);
@@ -41,10 +41,14 @@ describe('a misbehaving server', () => {
   it('killed mid-call: the call fails within a second, naming the server; the next call restarts it', async () => {
     const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
     // The server's host pid (inside its sandbox it is pid 2).
-    const pids = serverPids(fixtureBin);
+    const pids = serverPids(transport.pid, fixtureBin);
     assert.equal(pids.length, 1, `one fixture process: ${pids}`);
-    const slow = client.callTool({ name: 'slow', arguments: { ms: 30000 } });
-    await sleep(100);
+    // Its first progress report says the call is in the server's hands.
+    let inFlight;
+    const started = new Promise((r) => { inFlight = r; });
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 30000 } }, undefined,
+      { onprogress: () => inFlight() });
+    await started;
     const t0 = Date.now();
     process.kill(pids[0], 'SIGKILL');
     const err = await slow.then(() => null, (e) => e);
@@ -69,7 +73,7 @@ describe('a misbehaving server', () => {
   it('non-JSON lines on a server stdout are skipped', async () => {
     assert.equal(text(await client.callTool({ name: 'garbage', arguments: {} })), 'ok');
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'fine' } })), 'fine');
-    assert.match(transport.stderr, /non-JSON-RPC line to stdout \(skipped/);
+    await assertLogged(transport, /non-JSON-RPC line to stdout \(skipped/);
   });
 
   it('a hanging call times out, is cancelled upstream, and the server keeps serving', async () => {
@@ -120,7 +124,7 @@ describe('100 MB lines against the release binary', () => {
       if (!gw.stdin.write(chunk)) await new Promise((r) => gw.stdin.once('drain', r));
     }
     gw.stdin.write('"}}\n{"jsonrpc":"2.0","id":2,"method":"ping"}\n');
-    for (let i = 0; i < 100 && !out.includes('"id":2'); i++) await sleep(50);
+    await waitFor(() => out.includes('"id":2'));
     const peak = peakRssMiB(gw.pid);
     gw.stdin.end();
     await new Promise((r) => gw.on('exit', r));

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gatewayBin, root, sleep, tempDir } from './lib.mjs';
+import { alive, descendants, gatewayBin, root, tempDir, waitFor } from './lib.mjs';
 
 const probe = path.join(root, 'build/fixtures/sbx_probe');
 const fixtures = path.join(root, 'build/fixtures');
@@ -102,27 +102,33 @@ describe('sandbox escape battery', () => {
   });
 
   it('nothing is left when mcpguard is killed with SIGKILL', async () => {
-    const marker = `sbx-orphan-${process.pid}`;
-    const p = spawn(gatewayBin, ['sandbox', 'run', '--', 'sh', '-c', `exec -a ${marker} ${probe} sleep`],
-      { stdio: 'ignore' });
-    let seen = false;
-    for (let i = 0; i < 100 && !seen; i++) {
-      await sleep(50);
-      seen = spawnSync('pgrep', ['-f', marker]).status === 0;
-    }
-    assert.ok(seen, 'the sandboxed process started');
+    const p = spawn(gatewayBin, ['sandbox', 'run', '--ro', fixtures, '--', probe, 'sleep'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    // The probe says so once it runs: its sandbox is up, and every process
+    // of it is below mcpguard now.
+    assert.ok(await waitFor(() => out.includes('sleeping\n'), 20000), `the probe did not start: ${err}`);
+    const tree = descendants(p.pid);
+    const hostPidNs = fs.readlinkSync('/proc/self/ns/pid');
+    const inside = tree.filter((x) => {
+      try { return fs.readlinkSync(`/proc/${x.pid}/ns/pid`) !== hostPidNs; } catch { return false; }
+    });
+    assert.ok(inside.length >= 1, `a process in the sandbox's PID namespace among ${JSON.stringify(tree)}`);
     p.kill('SIGKILL');
-    let gone = false;
-    for (let i = 0; i < 100 && !gone; i++) {
-      await sleep(50);
-      gone = spawnSync('pgrep', ['-f', marker]).status !== 0;
-    }
-    assert.ok(gone, 'the sandboxed process died with mcpguard');
+    const gone = await waitFor(() => !tree.some(alive), 10000);
+    const left = tree.filter(alive);
+    for (const x of left) process.kill(x.pid, 'SIGKILL');   // a failure leaves nothing either
+    p.stdout.destroy();
+    p.stderr.destroy();
+    assert.ok(gone, `the sandbox outlived mcpguard: ${JSON.stringify(left)}`);
   });
 
   it('a timeout kills the whole sandbox', () => {
     const t0 = Date.now();
     const r = run(['--timeout', '500ms'], ['sleep']);
+    assert.equal(r.out, 'sleeping', 'the payload ran until the timeout');
     assert.equal(r.status, 124);
     assert.equal(r.report.timed_out, true);
     assert.ok(Date.now() - t0 < 5000);

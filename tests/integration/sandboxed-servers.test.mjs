@@ -9,8 +9,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  connect, finish, fixtureBin, gatewayBin, killAll, node, officialServer, readAudit, root,
-  serverPids, sleep, tempDir, writeCatalog,
+  alive, assertLogged, connect, descendants, finish, fixtureBin, gatewayBin, killAll, node,
+  officialServer, readAudit, root, serverPids, tempDir, waitFor, writeCatalog,
 } from './lib.mjs';
 
 after(killAll);
@@ -43,7 +43,9 @@ describe('the built-in catalog (npx servers)', () => {
       arguments: { entities: [{ name: 'sandbox', entityType: 'test', observations: ['kept'] }] },
     });
     assert.match(text(await client.callTool({ name: 'memory__read_graph', arguments: {} })), /kept/);
-    const pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    // The gateway's own servers: its descendants, not any process that
+    // runs the same packages.
+    const pids = descendants(transport.pid).map((p) => p.pid).filter((p) => {
       try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('/npm/@modelcontextprotocol+server-'); }
       catch { return false; }
     });
@@ -58,7 +60,7 @@ describe('the sandbox opt-out', () => {
     const dir = tempDir();
     const catalog = writeCatalog(dir, { host: { command: [fixtureBin], sandbox: false } });
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
-    assert.match(transport.stderr, /server 'host' will not start: .*--allow-unsandboxed/);
+    await assertLogged(transport, /server 'host' will not start: .*--allow-unsandboxed/);
     const { tools } = await client.listTools();
     assert.deepEqual(tools, [], 'it never started, so it offers nothing');
     await finish(null, transport, assert);
@@ -70,11 +72,11 @@ describe('the sandbox opt-out', () => {
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
       '--no-cache', '--allow-unsandboxed']);
     const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
-    const pids = serverPids(fixtureBin);
+    const pids = serverPids(transport.pid, fixtureBin);
     assert.equal(pids.length, 1);
     assert.equal(Number(who.split('/')[0]), pids[0], 'its own pid is the host pid: no PID namespace');
-    assert.match(transport.stderr, /WARNING: server 'host' runs WITHOUT a sandbox/);
-    assert.match(transport.stderr, /starts WITHOUT a sandbox/);
+    await assertLogged(transport, /WARNING: server 'host' runs WITHOUT a sandbox/);
+    await assertLogged(transport, /starts WITHOUT a sandbox/);
     await finish(null, transport, assert);
   });
 });
@@ -96,13 +98,13 @@ describe('what a server sees of the host', () => {
     });
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog,
       '--no-cache'], { env: { HOME: home } });
-    const refused = (name, why) => assert.match(transport.stderr,
+    const refused = (name, why) => assertLogged(transport,
       new RegExp(`server '${name}' cannot run in its sandbox: .*${why}`));
-    refused('keys', 'lies in a \\.ssh folder');
-    refused('wholehome', 'is a home folder|would show .*\\.ssh');
-    refused('root', 'would show /etc/shadow');
-    refused('shadow', 'is or lies in /etc/shadow');
-    refused('arg', 'lies in a \\.ssh folder');
+    await refused('keys', 'lies in a \\.ssh folder');
+    await refused('wholehome', 'is a home folder|would show .*\\.ssh');
+    await refused('root', 'would show /etc/shadow');
+    await refused('shadow', 'is or lies in /etc/shadow');
+    await refused('arg', 'lies in a \\.ssh folder');
     const err = await client.callTool({ name: 'keys__echo', arguments: { message: 'x' } })
       .then(() => null, (e) => e);
     assert.ok(err, 'a refused server does not run');
@@ -162,8 +164,8 @@ describe('egress (allowHosts)', () => {
       assert.match(await call('closed__fetch', `http://127.0.0.1:${port}/`), /^error ECONNREFUSED/,
         'no allowHosts: no proxy, no network');
       assert.equal(hits, 1, 'the host listener saw the allowed request only');
-      assert.match(transport.stderr, /server 'web' runs sandboxed: .*network: only through the egress proxy/);
-      assert.match(transport.stderr, /server 'closed' runs sandboxed: .*network: none/);
+      await assertLogged(transport, /server 'web' runs sandboxed: .*network: only through the egress proxy/);
+      await assertLogged(transport, /server 'closed' runs sandboxed: .*network: none/);
       await finish(null, transport, assert);
       const egress = readAudit(audit).filter((r) => r.method === 'egress GET');
       assert.deepEqual(egress.map((r) => r.outcome), ['ok', 'refused', 'refused']);
@@ -175,29 +177,48 @@ describe('egress (allowHosts)', () => {
 });
 
 describe('without root', () => {
-  it('a gateway run by an ordinary user sandboxes its servers with that user\'s ids', async () => {
+  it('a gateway run by an ordinary user sandboxes its servers with that user\'s ids', async (t) => {
+    // nobody runs the gateway and its server, so both must be reachable
+    // for nobody, and the checkout may not be (a clone in /root or in a
+    // mktemp -d folder is 0700): copies in a folder open from / down.
     const dir = tempDir();
+    fs.chmodSync(dir, 0o755);
+    const bin = path.join(dir, 'mcpguard');
+    const fixture = path.join(dir, 'mcp_fixture');
+    for (const [from, to] of [[gatewayBin, bin], [fixtureBin, fixture]]) {
+      fs.copyFileSync(from, to);
+      fs.chmodSync(to, 0o755);
+    }
     const ws = path.join(dir, 'ws');
     fs.mkdirSync(ws);
     fs.chownSync(ws, 65534, 65534);
-    fs.chmodSync(dir, 0o755);
     const catalog = writeCatalog(dir, {
-      fixture: { command: [fixtureBin], env: [{ name: 'WHERE', value: 'rootless' }] },
+      fixture: { command: [fixture], env: [{ name: 'WHERE', value: 'rootless' }] },
     });
-    // The sanitizer build, run as nobody by setpriv.
-    const { client, transport } = await connect(['--reuid', '65534', '--regid', '65534',
-      '--clear-groups', gatewayBin, 'gateway', 'run', '--catalog', catalog, '--no-cache',
-      '--workspace-dir', ws, '--audit-log', path.join(ws, 'audit.jsonl')],
-    { bin: '/usr/bin/setpriv', env: { HOME: ws } });
+    fs.chmodSync(catalog, 0o644);
+    const asNobody = ['--reuid', '65534', '--regid', '65534', '--clear-groups'];
+    const reach = spawnSync('/usr/bin/setpriv', [...asNobody, '/bin/sh', '-c',
+      'test -x "$1" && test -x "$2" && test -r "$3"', 'sh', bin, fixture, catalog], { encoding: 'utf8' });
+    if (reach.status !== 0) {
+      t.skip(`nobody cannot reach ${dir} (a folder on the way from / is closed to others; ` +
+        `set TMPDIR to an open one): ${reach.stderr}`);
+      return;
+    }
+    // The sanitizer build (a copy), run as nobody by setpriv.
+    const { client, transport } = await connect([...asNobody, bin, 'gateway', 'run',
+      '--catalog', catalog, '--no-cache', '--workspace-dir', ws, '--audit-log', path.join(ws, 'audit.jsonl')],
+    { bin: '/usr/bin/setpriv', env: { HOME: ws }, cwd: dir });
     const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(who.split('/')[0], '2', 'pid 2 of a PID namespace of its own');
-    const [pid] = serverPids(fixtureBin);
+    const pids = serverPids(transport.pid, fixture);
+    assert.equal(pids.length, 1, `one server process: ${pids}`);
+    const [pid] = pids;
     assert.equal(hostUid(pid), 65534, 'the user\'s own uid on the host, never root');
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(status, /^CapEff:\s+0+$/m);
     assert.match(status, /^Seccomp:\s+2$/m);
     assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'));
-    assert.match(transport.stderr, /not root: sandboxes run with your own ids and without cgroup limits/);
+    await assertLogged(transport, /not root: sandboxes run with your own ids and without cgroup limits/);
     await finish(null, transport, assert);
   });
 });
@@ -214,8 +235,7 @@ describe('limits and lifetime', () => {
       '--no-cache']);
     const err = await client.callTool({ name: 'hog__anything', arguments: {} }).then(() => null, (e) => e);
     assert.ok(err);
-    for (let i = 0; i < 50 && !/memory limit/.test(transport.stderr); i++) await sleep(100);
-    assert.match(transport.stderr, /server 'hog'.*was killed: it reached its sandbox's memory limit/);
+    await assertLogged(transport, /server 'hog'.*was killed: it reached its sandbox's memory limit/);
     assert.equal(text(await client.callTool({ name: 'fixture__echo', arguments: { message: 'alive' } })), 'alive',
       'only the sandbox was hit');
     await finish(null, transport, assert);
@@ -226,10 +246,14 @@ describe('limits and lifetime', () => {
     const catalog = writeCatalog(dir, { fixture: { command: [fixtureBin] } });
     const { client, transport } = await connect(['gateway', 'run', '--catalog', catalog, '--no-cache']);
     await client.callTool({ name: 'echo', arguments: { message: 'up' } });
-    assert.equal(serverPids(fixtureBin).length, 1);
+    // Everything the gateway runs, the server among it.
+    const tree = descendants(transport.pid);
+    const [server] = serverPids(transport.pid, fixtureBin);
+    assert.ok(tree.some((p) => p.pid === server), `the server among ${JSON.stringify(tree)}`);
     transport.proc.kill('SIGKILL');
-    let left = serverPids(fixtureBin);
-    for (let i = 0; i < 30 && left.length; i++) { await sleep(100); left = serverPids(fixtureBin); }
-    assert.deepEqual(left, [], 'the sandbox died with the gateway');
+    const gone = await waitFor(() => !tree.some(alive), 10000);
+    const left = tree.filter(alive);
+    for (const p of left) process.kill(p.pid, 'SIGKILL');   // a failure leaves nothing either
+    assert.ok(gone, `the sandbox outlived the gateway: ${JSON.stringify(left)}`);
   });
 });

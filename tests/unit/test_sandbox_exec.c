@@ -322,9 +322,12 @@ static void test_exec_same_namespaces(void **state)
 		"/bin/sh", "-c",
 		"for n in pid mnt net ipc uts user cgroup; do readlink /proc/self/ns/$n; done "
 		">/tmp/ns.tmp && mv /tmp/ns.tmp /tmp/ns && exec sleep 1000", NULL };
+	/* The payload writes /tmp/ns, then execs sleep: wait (bounded) for
+	 * both, as the file alone does not say that the exec is done. */
 	char *const probe[] = {
 		"/bin/sh", "-c",
-		"while [ ! -e /tmp/ns ]; do sleep 0.01; done; "
+		"i=0; until [ -e /tmp/ns ] && [ \"$(tr '\\0' ' ' </proc/2/cmdline)\" = 'sleep 1000 ' ]; do "
+		"i=$((i + 1)); [ $i -lt 2000 ] || break; sleep 0.01; done; "
 		"for n in pid mnt net ipc uts user cgroup; do readlink /proc/self/ns/$n; done "
 		">/tmp/mine; cmp /tmp/ns /tmp/mine && tr '\\0' ' ' </proc/2/cmdline && echo && "
 		"cat /proc/sys/kernel/hostname", NULL };
@@ -489,32 +492,60 @@ static void test_bind_sources_checked(void **state)
 	free(dir);
 }
 
+/* Read one line from fd (the first read holds it whole: a short echo). */
+static void expect_line(int fd, const char *line, int timeout_ms)
+{
+	struct pollfd pf = { fd, POLLIN, 0 };
+	char buf[64];
+	ssize_t n;
+
+	if (poll(&pf, 1, timeout_ms) != 1)
+		fail_msg("no '%s' within %d ms", line, timeout_ms);
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, line);
+}
+
 /* Several at once, each waited for on its own status fd, in any order;
- * sbx_proc_signal reaches the whole process group. */
+ * sbx_proc_signal reaches the whole process group: the shell's background
+ * sleep dies too, so the stdout both hold reaches EOF. */
 static void test_exec_concurrent_and_signal(void **state)
 {
-	char *const sleeper[] = { "/bin/sh", "-c", "sleep 1000 & wait", NULL };
+	char *const sleeper[] = { "/bin/sh", "-c", "sleep 1000 & echo started; wait", NULL };
 	struct sbx_exec req = { .argv = sleeper, .envp = g_env, .fd_in = -1, .fd_out = -1,
 				.fd_err = -1 };
 	struct sbx_proc p[5];
 	struct sbx_child ch;
 	struct mg_err err;
-	int status;
+	int status, out[5];
 
 	spawn(&ch, NULL, true);
 	for (int i = 0; i < 5; i++) {
+		int o[2];
+
+		assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+		req.fd_out = o[1];
 		if (sbx_exec(&ch, &req, &p[i], &err))
 			fail_msg("sbx_exec: %s", err.msg);
+		close(o[1]);
+		out[i] = o[0];
 		assert_int_equal(p[i].id, (uint32_t)(i + 1));
 	}
 	for (int i = 4; i >= 0; i--) {
 		struct pollfd pf = { p[i].status_fd, POLLIN, 0 };
+		char *rest;
 
+		expect_line(out[i], "started\n", 10000);  /* the sleep is forked */
 		assert_int_equal(poll(&pf, 1, 0), 0);   /* still running */
 		assert_int_equal(sbx_proc_signal(&ch, &p[i], SIGTERM, &err), 0);
 		assert_int_equal(sbx_proc_wait(&p[i], &status, &err), 0);
 		assert_true(WIFSIGNALED(status));
 		assert_int_equal(WTERMSIG(status), SIGTERM);
+		rest = read_all(out[i], 10000);         /* EOF: the sleep is gone too */
+		assert_string_equal(rest, "");
+		free(rest);
+		close(out[i]);
 		sbx_proc_release(&p[i]);
 	}
 	/* A signal for a process that is gone does nothing. */
@@ -546,13 +577,36 @@ static size_t descendants(pid_t pid, pid_t *out, size_t cap, size_t n)
 	return n;
 }
 
-static bool alive(pid_t pid)
+/* The start time of pid (field 22 of /proc/PID/stat, clock ticks after
+ * boot), 0 once it is gone: with the pid it names one process, not a
+ * later one that got the same pid. */
+static unsigned long long start_time(pid_t pid)
 {
-	char path[64];
-	struct stat st;
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	int fd;
+	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	return stat(path, &st) == 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');          /* the name may hold spaces and parentheses */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
+}
+
+static bool alive(pid_t pid, unsigned long long start)
+{
+	return start_time(pid) == start;
 }
 
 /* Nothing remains: a hold sandbox ends when the channel closes, one with a
@@ -565,6 +619,7 @@ static void test_nothing_left(void **state)
 	struct sbx_exec req = { .argv = sleeper, .envp = g_env, .fd_in = -1, .fd_out = -1,
 				.fd_err = -1 };
 	pid_t inside[64];
+	unsigned long long started[64];
 	struct sbx_child ch;
 	struct sbx_proc p;
 	struct mg_err err;
@@ -603,6 +658,10 @@ static void test_nothing_left(void **state)
 			usleep(10000);
 		}
 		assert_true(n >= (mode ? 4u : 3u));
+		for (size_t i = 0; i < n; i++) {
+			started[i] = start_time(inside[i]);
+			assert_true(started[i] != 0);
+		}
 		for (int i = 0; i < 3; i++)
 			snprintf(cg[i], sizeof(cg[i]), "%s", ch.cgroups[i] ? ch.cgroups[i] : "");
 		assert_true(cg[0][0] && cg[1][0]);
@@ -617,10 +676,10 @@ static void test_nothing_left(void **state)
 		sbx_proc_release(&p);
 		sbx_release(&ch, NULL);
 		for (size_t i = 0; i < n; i++)
-			for (int tries = 0; alive(inside[i]) && tries < 200; tries++)
+			for (int tries = 0; alive(inside[i], started[i]) && tries < 200; tries++)
 				usleep(10000);
 		for (size_t i = 0; i < n; i++)
-			if (alive(inside[i]))
+			if (alive(inside[i], started[i]))
 				fail_msg("process %d is still there", (int)inside[i]);
 		for (int i = 0; i < 3; i++)
 			if (cg[i][0] && access(cg[i], F_OK) == 0)
