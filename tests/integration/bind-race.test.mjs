@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { connect, finish, fixtureBin, killAll, tempDir, writeCatalog } from './lib.mjs';
+import { assertLogged, connect, finish, fixtureBin, killAll, tempDir, writeCatalog } from './lib.mjs';
 
 after(killAll);
 
@@ -94,9 +94,9 @@ describe('a volume swapped for a symlink after the gateway started', () => {
     }
     // The messages of gateway start for the same paths: /etc shows what it
     // would show, the others a symlink made since.
-    assert.match(transport.stderr, new RegExp(`server 'etc' \\(call instance #\\d+\\) cannot start: .*${vol.etc} is refused: it would show /etc/\\w+`));
-    assert.match(transport.stderr, new RegExp(`server 'ro' \\(call instance #\\d+\\) cannot start: .*${vol.ro} is refused: .*symlink`));
-    assert.match(transport.stderr, new RegExp(`server 'mid' \\(call instance #\\d+\\) cannot start: .*${vol.mid} is refused: .*symlink`));
+    await assertLogged(transport, new RegExp(`server 'etc' \\(call instance #\\d+\\) cannot start: .*${vol.etc} is refused: it would show /etc/\\w+`));
+    await assertLogged(transport, new RegExp(`server 'ro' \\(call instance #\\d+\\) cannot start: .*${vol.ro} is refused: .*symlink`));
+    await assertLogged(transport, new RegExp(`server 'mid' \\(call instance #\\d+\\) cannot start: .*${vol.mid} is refused: .*symlink`));
     assert.doesNotMatch(transport.stderr, /root-only\.txt/);
 
     // The rest of the gateway runs on.

@@ -128,7 +128,9 @@ export class GatewayTransport {
         this.onmessage?.(msg);
       }
     });
-    this.proc.on('exit', (code, signal) => this._resolveExit({ code, signal }));
+    // 'close' comes once stdout and stderr are read to their end, so what
+    // a test reads of stderr after exited is all of it.
+    this.proc.on('close', (code, signal) => this._resolveExit({ code, signal }));
     this.proc.on('close', () => this.onclose?.());
     this.proc.stdin.on('error', () => {});
     await new Promise((resolve, reject) => {
