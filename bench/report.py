@@ -48,7 +48,8 @@ with open(os.path.join(out, "meta.txt")) as fh:
 TRANSPORT = {
     "direct": "stdio, client -> fixture",
     "relay": "stdio, a dumb byte relay in between (floor of any extra process)",
-    "mcpguard": "stdio, --log-calls=false --quiet",
+    "mcpguard": "stdio, --log-calls=false --quiet (security checks on, their default)",
+    "mcpguard-nochecks": "the same with --block-secrets=false",
     "mcpguard-audit": "stdio, defaults: audit line per call (to a file) + stderr summary",
     "supergateway": "Streamable HTTP (stateful) -> stdio",
     "mcp-proxy": "Streamable HTTP -> stdio",
@@ -68,7 +69,7 @@ def show(line=""):
 # ---- latency -----------------------------------------------------------------
 lat = by_label(load("latency.jsonl"))
 direct = lat.get("direct", [])
-order = [k for k in ["direct", "relay", "mcpguard", "mcpguard-audit",
+order = [k for k in ["direct", "relay", "mcpguard", "mcpguard-nochecks", "mcpguard-audit",
                      "supergateway", "mcp-proxy"] if k in lat]
 d50 = med([r["p50_us"] for r in direct])
 g50 = med([r["p50_us"] for r in lat.get("mcpguard", [])])
@@ -296,7 +297,7 @@ def totals(path):
 
 
 cg = {}
-for who in ["mcpguard", "fixture"]:
+for who in ["mcpguard", "mcpguard-nochecks", "fixture"]:
     a = totals(os.path.join(out, f"callgrind.{who}.1000"))
     b = totals(os.path.join(out, f"callgrind.{who}.2000"))
     if a and b:
@@ -309,6 +310,12 @@ if cg:
     for who, (per, a, b) in cg.items():
         show(f"  {who:<9} {per:>10,.0f} instructions/call   (totals {a:,} / {b:,})")
         both(f"| {who} | **{per:,.0f}** | {a:,} | {b:,} |")
+    if "mcpguard" in cg and "mcpguard-nochecks" in cg:
+        d = cg["mcpguard"][0] - cg["mcpguard-nochecks"][0]
+        show(f"  the default security checks cost {d:,.0f} instructions per echo round trip")
+        both()
+        both(f"The default security checks (the secrets check on every message) cost **{d:,.0f}** "
+             f"instructions per echo round trip.")
     selfp = os.path.join(out, "callgrind-self.txt")
     if os.path.exists(selfp):
         rows = []
@@ -321,6 +328,15 @@ if cg:
             show("  top self cost in the gateway (2000-call run):")
             for pct, fn in rows[:8]:
                 show(f"    {pct:>6}%  {fn[:110]}")
+    show()
+
+leakp = os.path.join(out, "leak.txt")
+if os.path.exists(leakp):
+    show("Secrets scanner alone (bench/leak_bench, one core, the tests' npm packages as text):")
+    with open(leakp) as fh:
+        for line in fh:
+            show("  " + line.rstrip())
+            both("    " + line.rstrip())
     show()
 
 if "node" in meta:

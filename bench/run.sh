@@ -75,6 +75,8 @@ AUDIT=$ROOT/$OUT/audit.jsonl
 P_DIRECT=(-- "$FIXTURE")
 P_RELAY=(-- "$ROOT/$BIN" relay -- "$FIXTURE")
 P_GW=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet)
+# The same with the default security checks off: what they cost.
+P_GW_NOCHECKS=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false)
 # What a user gets without flags: every call audited (here to a file) and
 # summarised on stderr (kept in a file too).
 P_GW_AUDIT=(-- "$GW" gateway run --catalog "$CAT" --no-cache --audit-log "$AUDIT")
@@ -144,6 +146,7 @@ for r in $(seq "$ROUNDS"); do
 	runp latency.jsonl direct --calls "$CALLS" --warmup "$WARMUP" "${P_DIRECT[@]}"
 	runp latency.jsonl relay --calls "$CALLS" --warmup "$WARMUP" "${P_RELAY[@]}"
 	runp latency.jsonl mcpguard --calls "$CALLS" --warmup "$WARMUP" "${P_GW[@]}"
+	runp latency.jsonl mcpguard-nochecks --calls "$CALLS" --warmup "$WARMUP" "${P_GW_NOCHECKS[@]}"
 	runp latency.jsonl mcpguard-audit --calls "$CALLS" --warmup "$WARMUP" \
 		--child-stderr "$OUT/gateway-stderr.log" "${P_GW_AUDIT[@]}"
 	for nm in "${PEER_NAMES[@]}"; do
@@ -254,6 +257,10 @@ if [ "$CALLGRIND" = 1 ]; then
 				env LD_PRELOAD="$ROOT/$B/pidfd_shim.so" valgrind -q --tool=callgrind \
 				--callgrind-out-file="$ROOT/$OUT/callgrind.mcpguard.$n" \
 				"$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet
+			run callgrind.jsonl "mcpguard-nochecks-$n" --calls "$n" --warmup 100 --timeout 120 -- \
+				env LD_PRELOAD="$ROOT/$B/pidfd_shim.so" valgrind -q --tool=callgrind \
+				--callgrind-out-file="$ROOT/$OUT/callgrind.mcpguard-nochecks.$n" \
+				"$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false
 			run callgrind.jsonl "fixture-$n" --calls "$n" --warmup 100 --timeout 120 -- \
 				valgrind -q --tool=callgrind --callgrind-out-file="$ROOT/$OUT/callgrind.fixture.$n" \
 				"$FIXTURE"
@@ -263,6 +270,13 @@ if [ "$CALLGRIND" = 1 ]; then
 	else
 		say "bench: no valgrind: instruction counts skipped"
 	fi
+fi
+
+# ---- 5b. the secrets scanner alone: throughput per core ------------------------
+if [ -x "$B/leak_bench" ] && [ -d tests/node_modules ]; then
+	say "bench: secrets scanner throughput (100 known secrets, every pattern)"
+	taskset -c "$CPU" "$B/leak_bench" tests/node_modules >"$OUT/leak.txt" 2>>"$LOG" ||
+		say "bench: leak_bench failed; see $LOG"
 fi
 
 # ---- 6. many HTTP sessions through one gateway (issue 3) --------------------
