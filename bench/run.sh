@@ -69,6 +69,15 @@ registry:
     command: [$FIXTURE]
 EOF
 CAT=$ROOT/$B/catalog.yaml
+# valgrind knows no seccomp(2): under callgrind the fixture runs unsandboxed
+# (what is counted is the gateway's own work per message).
+cat >"$B/catalog-nosandbox.yaml" <<EOF
+registry:
+  fixture:
+    command: [$FIXTURE]
+    sandbox: false
+EOF
+CAT_NOSBX=$ROOT/$B/catalog-nosandbox.yaml
 AUDIT=$ROOT/$OUT/audit.jsonl
 
 # The paths.  Each is a command line for mcp_bench (after its options).
@@ -256,11 +265,12 @@ if [ "$CALLGRIND" = 1 ]; then
 			run callgrind.jsonl "mcpguard-$n" --calls "$n" --warmup 100 --timeout 120 -- \
 				env LD_PRELOAD="$ROOT/$B/pidfd_shim.so" valgrind -q --tool=callgrind \
 				--callgrind-out-file="$ROOT/$OUT/callgrind.mcpguard.$n" \
-				"$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet
+				"$GW" gateway run --catalog "$CAT_NOSBX" --allow-unsandboxed --no-cache --log-calls=false --quiet
 			run callgrind.jsonl "mcpguard-nochecks-$n" --calls "$n" --warmup 100 --timeout 120 -- \
 				env LD_PRELOAD="$ROOT/$B/pidfd_shim.so" valgrind -q --tool=callgrind \
 				--callgrind-out-file="$ROOT/$OUT/callgrind.mcpguard-nochecks.$n" \
-				"$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false
+				"$GW" gateway run --catalog "$CAT_NOSBX" --allow-unsandboxed --no-cache --log-calls=false \
+				--quiet --block-secrets=false
 			run callgrind.jsonl "fixture-$n" --calls "$n" --warmup 100 --timeout 120 -- \
 				valgrind -q --tool=callgrind --callgrind-out-file="$ROOT/$OUT/callgrind.fixture.$n" \
 				"$FIXTURE"
