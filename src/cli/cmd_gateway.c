@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -58,6 +59,16 @@ static const char gateway_usage[] =
 	"  --max-message-size SIZE   Largest JSON-RPC message in either direction\n"
 	"                            (default 16m).\n"
 	"  --page-size N             Items per list page sent to the client (default 500).\n"
+	"  --max-instances N         Server instances running at once (default: derived\n"
+	"                            from RLIMIT_NOFILE and memory, logged at start).\n"
+	"                            Over it a call gets error -32010.\n"
+	"  --max-instances-per-client N\n"
+	"                            Of those, the instances of one client (one bearer\n"
+	"                            token; stdio: the one client). Default: as many as\n"
+	"                            --max-instances.\n"
+	"  --reclaim-idle-after DUR  At a cap, first stop the idlest per-session instance\n"
+	"                            of another session idle this long (default 1m; 0: any\n"
+	"                            idle one; off: never).\n"
 	"\n"
 	"Sandbox (every local server runs in one; docs/security.md):\n"
 	"  --cpus N                  CPUs per server sandbox (default 1; catalog 'cpus:').\n"
@@ -197,7 +208,8 @@ static const char *const value_flags[] = {
 	"--transport", "--timeout", "--startup-timeout", "--human-timeout",
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
 	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory",
-	"--pids", "--workspace-dir", NULL,
+	"--pids", "--workspace-dir", "--max-instances", "--max-instances-per-client",
+	"--reclaim-idle-after", NULL,
 };
 static const char *const ignored_value_flags[] = {
 	"--secrets", "--registry", "--config",
@@ -308,6 +320,20 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 		if (mg_parse_size(f->value, &u) || u < 1024 || u > (1ull << 31))
 			goto bad;
 		o->cfg.max_message = (size_t)u;
+	} else if (strcmp(f->name, "--max-instances") == 0) {
+		if (mg_parse_u64(f->value, &u) || u == 0 || u > 1000000)
+			goto bad;
+		o->cfg.max_instances = (size_t)u;
+	} else if (strcmp(f->name, "--max-instances-per-client") == 0) {
+		if (mg_parse_u64(f->value, &u) || u == 0 || u > 1000000)
+			goto bad;
+		o->cfg.max_instances_per_client = (size_t)u;
+	} else if (strcmp(f->name, "--reclaim-idle-after") == 0) {
+		if (strcmp(f->value, "off") == 0)
+			o->cfg.reclaim_idle_ms = GW_RECLAIM_NEVER;
+		else if (mg_parse_duration_ms(f->value, &o->cfg.reclaim_idle_ms) ||
+			 o->cfg.reclaim_idle_ms == GW_RECLAIM_NEVER)
+			goto bad;
 	} else if (strcmp(f->name, "--page-size") == 0) {
 		if (mg_parse_u64(f->value, &u) || u > 100000)
 			goto bad;
@@ -500,6 +526,23 @@ static void sandbox_dirs(struct opts *o)
 	o->cfg.npm_dir = o->npm_dir;
 }
 
+/* Every instance and client connection is a few file descriptors: take
+ * all the process may have.  The limits (--max-instances, the reserve)
+ * are worked out from what this gives. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		mg_debug("RLIMIT_NOFILE raised from %llu to its hard limit %llu",
+			 (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
 static int run(struct opts *o)
 {
 	struct catalog cat;
@@ -510,6 +553,7 @@ static int run(struct opts *o)
 	char *state = NULL, *path = NULL;
 	int rc = CLI_FAIL;
 
+	raise_nofile();
 	catalog_init(&cat);
 	uv_loop_init(&loop);
 	if (load_catalogs(&cat, o->catalogs))
@@ -588,6 +632,7 @@ int cli_gateway(int argc, char **argv)
 	o.cfg.cpus = 1;
 	o.cfg.memory_bytes = 2ull << 30;
 	o.cfg.pids = 512;
+	o.cfg.reclaim_idle_ms = 60000;
 	o.stdio = true;
 	o.http.host = "127.0.0.1";
 	o.http.port = 8811;

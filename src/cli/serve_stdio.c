@@ -199,6 +199,7 @@ int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw)
 	uv_signal_start(&r.sigint, on_signal, SIGINT);
 	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
 	r.sess = gw_session_open(gw, &session_ops, &r);
+	gw_session_set_principal(r.sess, "stdio");
 	tp_stream_start_read(&r.in);
 	uv_run(loop, UV_RUN_DEFAULT);
 	return CLI_OK;

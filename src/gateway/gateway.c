@@ -132,6 +132,7 @@ int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg
 				add_server(gw, &cat->servers[i]);
 	}
 	set_prefixes(gw);
+	gw_limits_init(gw);
 	setup_sandboxes(gw);
 	for (size_t i = 0; i < gw->n_servers; i++)
 		gw_server_load_cache(gw->servers[i]);
@@ -208,6 +209,7 @@ void gw_free(struct gateway *gw)
 		free(srv);
 	}
 	free(gw->servers);
+	gw_limits_release(gw);
 	sbx_filter_release(&gw->filter);
 	gw_agg_release(&gw->agg);
 	if (gw->sweep.loop) {

@@ -360,6 +360,14 @@ const char *tp_mcp_conn_id(const struct tp_mcp_conn *c)
 	return c->id;
 }
 
+void tp_mcp_conn_principal(const struct tp_mcp_conn *c, char out[33])
+{
+	if (!c->h->cfg.token)
+		snprintf(out, 33, "anonymous");
+	else
+		sodium_bin2hex(out, 33, c->cred, 16);
+}
+
 size_t tp_mcp_http_sessions(const struct tp_mcp_http *h)
 {
 	return h->sessions.count;

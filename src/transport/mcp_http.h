@@ -64,5 +64,8 @@ int tp_mcp_conn_send(struct tp_mcp_conn *c, const char *line, size_t len, const 
 /* End the session from the server side (ops->close follows, later). */
 void tp_mcp_conn_close(struct tp_mcp_conn *c);
 const char *tp_mcp_conn_id(const struct tp_mcp_conn *c);
+/* Who the session's client is: a digest of its bearer credential (32 hex
+ * digits), or "anonymous" without authentication. */
+void tp_mcp_conn_principal(const struct tp_mcp_conn *c, char out[33]);
 
 #endif
