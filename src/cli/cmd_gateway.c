@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/budget.h"
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -69,6 +71,10 @@ static const char gateway_usage[] =
 	"  --reclaim-idle-after DUR  At a cap, first stop the idlest per-session instance\n"
 	"                            of another session idle this long (default 1m; 0: any\n"
 	"                            idle one; off: never).\n"
+	"  --max-queued-output SIZE  Output queued to all clients together (default 256m;\n"
+	"                            at least twice --max-message-size). Over it, the\n"
+	"                            client that has waited longest without reading\n"
+	"                            loses its stream.\n"
 	"\n"
 	"Sandbox (every local server runs in one; docs/security.md):\n"
 	"  --cpus N                  CPUs per server sandbox (default 1; catalog 'cpus:').\n"
@@ -133,6 +139,7 @@ struct opts {
 	bool no_cache;
 	bool log_arguments;
 	bool servers_given;
+	uint64_t max_queued;            /* --max-queued-output */
 };
 
 /* ---- flag parsing ---- */
@@ -209,7 +216,7 @@ static const char *const value_flags[] = {
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
 	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory",
 	"--pids", "--workspace-dir", "--max-instances", "--max-instances-per-client",
-	"--reclaim-idle-after", NULL,
+	"--reclaim-idle-after", "--max-queued-output", NULL,
 };
 static const char *const ignored_value_flags[] = {
 	"--secrets", "--registry", "--config",
@@ -334,6 +341,10 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 		else if (mg_parse_duration_ms(f->value, &o->cfg.reclaim_idle_ms) ||
 			 o->cfg.reclaim_idle_ms == GW_RECLAIM_NEVER)
 			goto bad;
+	} else if (strcmp(f->name, "--max-queued-output") == 0) {
+		if (mg_parse_size(f->value, &u) || u < (1u << 20) || u > (1ull << 40))
+			goto bad;
+		o->max_queued = u;
 	} else if (strcmp(f->name, "--page-size") == 0) {
 		if (mg_parse_u64(f->value, &u) || u > 100000)
 			goto bad;
@@ -543,17 +554,33 @@ static void raise_nofile(void)
 			 (unsigned long long)was, (unsigned long long)rl.rlim_max);
 }
 
+/* Large buffers (messages, queued output) are mapped and unmapped on
+ * their own.  glibc's default raises the threshold after the first such
+ * free, and from then on serves them from the heap, which keeps freed
+ * megabytes resident: the output budget would then bound what is queued,
+ * but not the memory the gateway holds. */
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
 static int run(struct opts *o)
 {
 	struct catalog cat;
 	struct gateway *gw = NULL;
 	struct aud_log *audit = NULL;
+	struct mg_budget queued;
 	struct mg_err err;
 	uv_loop_t loop;
 	char *state = NULL, *path = NULL;
 	int rc = CLI_FAIL;
 
 	raise_nofile();
+	tune_malloc();
+	mg_budget_init(&queued, (size_t)o->max_queued);
+	o->http.budget = &queued;
 	catalog_init(&cat);
 	uv_loop_init(&loop);
 	if (load_catalogs(&cat, o->catalogs))
@@ -590,11 +617,15 @@ static int run(struct opts *o)
 		gw_server_count(gw), gw_server_count(gw) == 1 ? "" : "s",
 		audit ? ", audit log " : "", audit ? aud_path(audit) : "");
 	if (o->stdio) {
-		rc = cli_serve_stdio(&loop, gw);
+		rc = cli_serve_stdio(&loop, gw, &queued);
 	} else {
 		http_token(o);
 		rc = cli_serve_http(&loop, gw, &o->http);
 	}
+	if (queued.evictions || queued.peak > queued.max / 2)
+		mg_info("output queued to clients peaked at %zu KiB of %zu KiB (--max-queued-output); "
+			"%llu queue%s dropped to stay within it", queued.peak >> 10, queued.max >> 10,
+			(unsigned long long)queued.evictions, queued.evictions == 1 ? "" : "s");
 out:
 	gw_free(gw);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -633,6 +664,7 @@ int cli_gateway(int argc, char **argv)
 	o.cfg.memory_bytes = 2ull << 30;
 	o.cfg.pids = 512;
 	o.cfg.reclaim_idle_ms = 60000;
+	o.max_queued = 256u << 20;
 	o.stdio = true;
 	o.http.host = "127.0.0.1";
 	o.http.port = 8811;
@@ -641,6 +673,12 @@ int cli_gateway(int argc, char **argv)
 	o.http.max_body = o.cfg.max_message;
 	rc = parse_args(argc - 2, argv + 2, &o);
 	o.http.max_body = o.cfg.max_message;
+	if (rc == 0 && o.max_queued < 2 * (uint64_t)o.cfg.max_message) {
+		/* One largest message must fit while another is still queued. */
+		fprintf(stderr, "mcpguard: --max-queued-output must be at least twice "
+			"--max-message-size (%zu bytes)\n", o.cfg.max_message);
+		rc = -EINVAL;
+	}
 	if (rc == 0)
 		rc = run(&o);
 	else

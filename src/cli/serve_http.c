@@ -130,7 +130,7 @@ int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_
 		.max_connections = o->max_sessions + 64,
 		.stream_queue_max = 4 * gw_config_max_message(gw) + 65536,
 		.replay_max = 256u << 10, .session_idle_ms = o->session_idle_ms,
-		.versions = legacy_versions,
+		.versions = legacy_versions, .budget = o->budget,
 	};
 
 	memset(&r, 0, sizeof(r));
