@@ -38,7 +38,7 @@ after(() => {
 // once it listens (read from its log, no polling).
 function startGateway(catalog, extra = [], { nofile, transport = 'streaming', bin = gatewayBin } = {}) {
   const args = ['gateway', 'run', '--catalog', catalog, '--transport', transport, '--port', '0',
-    '--no-cache', ...extra];
+    '--no-cache', '--workspace-dir', path.join(path.dirname(catalog), 'ws'), ...extra];
   const [cmd, argv] = nofile ? ['prlimit', [`--nofile=${nofile}:${nofile}`, bin, ...args]]
     : [bin, args];
   const proc = spawn(cmd, argv, {
