@@ -623,9 +623,10 @@ static int run(struct opts *o)
 		rc = cli_serve_http(&loop, gw, &o->http);
 	}
 	if (queued.evictions || queued.peak > queued.max / 2)
-		mg_info("output queued to clients peaked at %zu KiB of %zu KiB (--max-queued-output); "
-			"%llu queue%s dropped to stay within it", queued.peak >> 10, queued.max >> 10,
-			(unsigned long long)queued.evictions, queued.evictions == 1 ? "" : "s");
+		mg_info("output queued to clients peaked at %zu KiB of %zu KiB "
+			"(--max-queued-output); %llu queue%s dropped to stay within it",
+			queued.peak >> 10, queued.max >> 10, (unsigned long long)queued.evictions,
+			queued.evictions == 1 ? "" : "s");
 out:
 	gw_free(gw);
 	uv_run(&loop, UV_RUN_DEFAULT);

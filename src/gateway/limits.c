@@ -199,8 +199,9 @@ static int refuse(struct gateway *gw, struct gw_server *srv, const char *limit,
 	gw->refused = limit;
 	gw->refusals++;
 	if (!gw->refusal_logged_ms || now - gw->refusal_logged_ms >= REFUSAL_LOG_MS) {
-		mg_warn("server '%s' cannot start: %s (%llu start%s refused so far)", srv->def->name,
-			why, (unsigned long long)gw->refusals, gw->refusals == 1 ? "" : "s");
+		mg_warn("server '%s' cannot start: %s (%llu start%s refused so far)",
+			srv->def->name, why, (unsigned long long)gw->refusals,
+			gw->refusals == 1 ? "" : "s");
 		gw->refusal_logged_ms = now;
 	}
 	return mg_err_set(err, -EDQUOT, "server '%s' cannot start: %s", srv->def->name, why);
@@ -228,13 +229,15 @@ int gw_limits_admit(struct gw_server *srv, enum gw_up_kind kind, struct gw_sessi
 		return refuse(gw, srv, "max-instances", err,
 			      "the gateway runs %zu server instances, its limit (--max-instances)",
 			      gw->live);
-	room = gw->nofile > gw->fd_reserve + FDS_TO_START ? gw->nofile - gw->fd_reserve - FDS_TO_START
-							  : 0;
+	room = 0;
+	if (gw->nofile > gw->fd_reserve + FDS_TO_START)
+		room = gw->nofile - gw->fd_reserve - FDS_TO_START;
 	open = gw->nofile ? fds_open(gw, room) : -1;
 	if (open >= 0 && (uint64_t)open > room)
 		return refuse(gw, srv, "file-descriptors", err,
-			      "the gateway has %ld of its %llu file descriptors open and keeps %llu "
-			      "in reserve (RLIMIT_NOFILE)", open, (unsigned long long)gw->nofile,
+			      "the gateway has %ld of its %llu file descriptors open and keeps "
+			      "%llu in reserve (RLIMIT_NOFILE)", open,
+			      (unsigned long long)gw->nofile,
 			      (unsigned long long)gw->fd_reserve);
 	return 0;
 }

@@ -643,11 +643,14 @@ static void forward(struct gw_session *s, struct rpc_msg *m, const struct route 
 	if (!up) {
 		const char *limit = mg_steal(&s->gw->refused);
 		json_t *data = json_pack("{ssssss}", "gateway", "mcpguard", "server",
-					 r->srv->def->name, "reason", limit ? "limit" : "unavailable");
+					 r->srv->def->name, "reason",
+					 limit ? "limit" : "unavailable");
 
+		/* Over a limit of the gateway: its own code, naming the limit. */
 		if (limit)
 			json_object_set_new(data, "limit", json_string(limit));
-		gw_session_error(s, id, idl, limit ? RPC_GW_LIMIT : RPC_INTERNAL_ERROR, err.msg, data);
+		gw_session_error(s, id, idl, limit ? RPC_GW_LIMIT : RPC_INTERNAL_ERROR, err.msg,
+				 data);
 		json_decref(data);
 		return;
 	}

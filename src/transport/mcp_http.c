@@ -614,9 +614,11 @@ static void answer_exchange(struct tp_mcp_conn *c, struct tp_http_req *r, struct
 				    "application/json", ex->early.data, n, hdr) == -ENOBUFS) {
 			char msg[200];
 
-			snprintf(msg, sizeof(msg), "mcpguard: the answer (%zu bytes) does not fit the "
-				 "output queued to clients, at its limit (--max-queued-output)", n);
-			answer_error(r, 503, ex->rel, ex->rel_len, RPC_GW_LIMIT, msg, hdr[0] ? hdr : NULL);
+			snprintf(msg, sizeof(msg), "mcpguard: the answer (%zu bytes) does not fit "
+				 "the output queued to clients, at its limit "
+				 "(--max-queued-output)", n);
+			answer_error(r, 503, ex->rel, ex->rel_len, RPC_GW_LIMIT, msg,
+				     hdr[0] ? hdr : NULL);
 		}
 		ex->req = r;            /* so that its binding lets go of ex */
 		finish_exchange(c, ex);
