@@ -28,7 +28,9 @@ fs.writeFileSync(path.join(dir, 'catalog.yaml'),
 
 const gw = spawn(gatewayBin, ['gateway', 'run', '--catalog', path.join(dir, 'catalog.yaml'),
   '--transport', 'streaming', '--port', '0', '--allow-unauthenticated', '--no-cache',
-  '--log-calls=false', '--max-sessions', String(sessions + 100), ...(args.extra ? args.extra.split(' ') : [])],
+  '--log-calls=false', '--max-sessions', String(sessions + 100),
+  // One instance per session: measure them all rather than the default cap.
+  '--max-instances', String(sessions + 100), ...(args.extra ? args.extra.split(' ') : [])],
 { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
 let stderr = '';
 gw.stderr.on('data', (d) => { stderr += d; });

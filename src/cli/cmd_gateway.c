@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <sodium.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/budget.h"
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -59,6 +62,20 @@ static const char gateway_usage[] =
 	"  --max-message-size SIZE   Largest JSON-RPC message in either direction\n"
 	"                            (default 16m).\n"
 	"  --page-size N             Items per list page sent to the client (default 500).\n"
+	"  --max-instances N         Server instances running at once (default: derived\n"
+	"                            from RLIMIT_NOFILE and memory, logged at start).\n"
+	"                            Over it a call gets error -32010.\n"
+	"  --max-instances-per-client N\n"
+	"                            Of those, the instances of one client (one bearer\n"
+	"                            token; stdio: the one client). Default: as many as\n"
+	"                            --max-instances.\n"
+	"  --reclaim-idle-after DUR  At a cap, first stop the idlest per-session instance\n"
+	"                            of another session idle this long (default 1m; 0: any\n"
+	"                            idle one; off: never).\n"
+	"  --max-queued-output SIZE  Output queued to all clients together (default 256m;\n"
+	"                            at least twice --max-message-size). Over it, the\n"
+	"                            client that has waited longest without reading\n"
+	"                            loses its stream.\n"
 	"\n"
 	"Sandbox (every local server runs in one; docs/security.md):\n"
 	"  --cpus N                  CPUs per server sandbox (default 1; catalog 'cpus:').\n"
@@ -144,6 +161,7 @@ struct opts {
 	uint64_t audit_max_size;
 	bool block_secrets;
 	enum gd_leak_mode leak_mode;
+	uint64_t max_queued;            /* --max-queued-output */
 };
 
 /* ---- flag parsing ---- */
@@ -219,7 +237,8 @@ static const char *const value_flags[] = {
 	"--transport", "--timeout", "--startup-timeout", "--human-timeout",
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
 	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory",
-	"--pids", "--workspace-dir", "--secrets", "--secret-store", "--audit-max-size", NULL,
+	"--pids", "--workspace-dir", "--secrets", "--secret-store", "--audit-max-size",
+	"--max-instances", "--max-instances-per-client", "--reclaim-idle-after", "--max-queued-output", NULL,
 };
 static const char *const ignored_value_flags[] = {
 	"--registry", "--config",
@@ -330,6 +349,24 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 		if (mg_parse_size(f->value, &u) || u < 1024 || u > (1ull << 31))
 			goto bad;
 		o->cfg.max_message = (size_t)u;
+	} else if (strcmp(f->name, "--max-instances") == 0) {
+		if (mg_parse_u64(f->value, &u) || u == 0 || u > 1000000)
+			goto bad;
+		o->cfg.max_instances = (size_t)u;
+	} else if (strcmp(f->name, "--max-instances-per-client") == 0) {
+		if (mg_parse_u64(f->value, &u) || u == 0 || u > 1000000)
+			goto bad;
+		o->cfg.max_instances_per_client = (size_t)u;
+	} else if (strcmp(f->name, "--reclaim-idle-after") == 0) {
+		if (strcmp(f->value, "off") == 0)
+			o->cfg.reclaim_idle_ms = GW_RECLAIM_NEVER;
+		else if (mg_parse_duration_ms(f->value, &o->cfg.reclaim_idle_ms) ||
+			 o->cfg.reclaim_idle_ms == GW_RECLAIM_NEVER)
+			goto bad;
+	} else if (strcmp(f->name, "--max-queued-output") == 0) {
+		if (mg_parse_size(f->value, &u) || u < (1u << 20) || u > (1ull << 40))
+			goto bad;
+		o->max_queued = u;
 	} else if (strcmp(f->name, "--page-size") == 0) {
 		if (mg_parse_u64(f->value, &u) || u > 100000)
 			goto bad;
@@ -579,6 +616,35 @@ static void sandbox_dirs(struct opts *o)
 	o->cfg.npm_dir = o->npm_dir;
 }
 
+/* Every instance and client connection is a few file descriptors: take
+ * all the process may have.  The limits (--max-instances, the reserve)
+ * are worked out from what this gives. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		mg_debug("RLIMIT_NOFILE raised from %llu to its hard limit %llu",
+			 (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
+/* Large buffers (messages, queued output) are mapped and unmapped on
+ * their own.  glibc's default raises the threshold after the first such
+ * free, and from then on serves them from the heap, which keeps freed
+ * megabytes resident: the output budget would then bound what is queued,
+ * but not the memory the gateway holds. */
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
 static int run(struct opts *o)
 {
 	struct catalog cat;
@@ -586,11 +652,16 @@ static int run(struct opts *o)
 	struct aud_log *audit = NULL;
 	struct cli_secrets secrets = { 0 };
 	struct gd_check *leak = NULL;
+	struct mg_budget queued;
 	struct mg_err err;
 	uv_loop_t loop;
 	char *state = NULL, *path = NULL;
 	int rc = CLI_FAIL;
 
+	raise_nofile();
+	tune_malloc();
+	mg_budget_init(&queued, (size_t)o->max_queued);
+	o->http.budget = &queued;
 	catalog_init(&cat);
 	uv_loop_init(&loop);
 	if (load_catalogs(&cat, o->catalogs))
@@ -642,11 +713,16 @@ static int run(struct opts *o)
 		gw_server_count(gw), gw_server_count(gw) == 1 ? "" : "s",
 		audit ? ", audit log " : "", audit ? aud_path(audit) : "");
 	if (o->stdio) {
-		rc = cli_serve_stdio(&loop, gw);
+		rc = cli_serve_stdio(&loop, gw, &queued);
 	} else {
 		http_token(o);
 		rc = cli_serve_http(&loop, gw, &o->http);
 	}
+	if (queued.evictions || queued.peak > queued.max / 2)
+		mg_info("output queued to clients peaked at %zu KiB of %zu KiB "
+			"(--max-queued-output); %llu queue%s dropped to stay within it",
+			queued.peak >> 10, queued.max >> 10, (unsigned long long)queued.evictions,
+			queued.evictions == 1 ? "" : "s");
 out:
 	gw_free(gw);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -694,6 +770,8 @@ int cli_gateway(int argc, char **argv)
 	o.block_secrets = true;
 	o.audit_max_size = 256ull << 20;
 	o.leak_mode = GD_LEAK_REDACT;
+	o.cfg.reclaim_idle_ms = 60000;
+	o.max_queued = 256u << 20;
 	o.stdio = true;
 	o.http.host = "127.0.0.1";
 	o.http.port = 8811;
@@ -702,6 +780,12 @@ int cli_gateway(int argc, char **argv)
 	o.http.max_body = o.cfg.max_message;
 	rc = parse_args(argc - 2, argv + 2, &o);
 	o.http.max_body = o.cfg.max_message;
+	if (rc == 0 && o.max_queued < 2 * (uint64_t)o.cfg.max_message) {
+		/* One largest message must fit while another is still queued. */
+		fprintf(stderr, "mcpguard: --max-queued-output must be at least twice "
+			"--max-message-size (%zu bytes)\n", o.cfg.max_message);
+		rc = -EINVAL;
+	}
 	if (rc == 0)
 		rc = run(&o);
 	else

@@ -7,9 +7,11 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/budget.h"
 #include "gateway/gateway.h"
 
-int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw);
+/* budget: all output queued to clients (--max-queued-output), or NULL. */
+int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw, struct mg_budget *budget);
 
 struct serve_http_opts {
 	const char *host;
@@ -20,6 +22,7 @@ struct serve_http_opts {
 	uint64_t session_idle_ms;
 	size_t max_sessions;
 	size_t max_body;
+	struct mg_budget *budget;       /* all output queued to clients, or NULL */
 };
 
 int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_opts *o);

@@ -43,9 +43,15 @@ static const struct gw_session_ops session_ops = { session_send, session_close }
 static void *conn_open(void *ctx, struct tp_mcp_conn *c, bool modern)
 {
 	struct http_run *r = ctx;
+	struct gw_session *s = modern ? gw_session_open_modern(r->gw, &session_ops, c)
+				      : gw_session_open(r->gw, &session_ops, c);
+	char principal[33];
 
-	return modern ? gw_session_open_modern(r->gw, &session_ops, c)
-		      : gw_session_open(r->gw, &session_ops, c);
+	/* The credential is the client: its instances count against
+	 * --max-instances-per-client together. */
+	tp_mcp_conn_principal(c, principal);
+	gw_session_set_principal(s, principal);
+	return s;
 }
 
 /* A POST body may be pretty-printed; upstream stdio framing wants one
@@ -124,7 +130,7 @@ int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_
 		.max_connections = o->max_sessions + 64,
 		.stream_queue_max = 4 * gw_config_max_message(gw) + 65536,
 		.replay_max = 256u << 10, .session_idle_ms = o->session_idle_ms,
-		.versions = legacy_versions,
+		.versions = legacy_versions, .budget = o->budget,
 	};
 
 	memset(&r, 0, sizeof(r));

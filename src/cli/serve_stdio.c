@@ -177,7 +177,7 @@ static void on_signal(uv_signal_t *h, int sig)
 	begin_stop(r);
 }
 
-int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw)
+int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw, struct mg_budget *budget)
 {
 	struct stdio_run r;
 
@@ -186,6 +186,7 @@ int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw)
 	r.gw = gw;
 	tp_stream_setup(&r.in, gw_config_max_message(gw), 0, &stdin_ops, &r);
 	tp_stream_setup(&r.out, 64, 4 * gw_config_max_message(gw), &stdout_ops, &r);
+	tp_stream_set_budget(&r.out, budget);
 	if (tp_stream_open_fd(loop, &r.in, 0) || tp_stream_open_fd(loop, &r.out, 1)) {
 		fprintf(stderr, "mcpguard: cannot use stdin/stdout for --transport stdio\n");
 		return CLI_FAIL;
@@ -199,6 +200,7 @@ int cli_serve_stdio(uv_loop_t *loop, struct gateway *gw)
 	uv_signal_start(&r.sigint, on_signal, SIGINT);
 	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
 	r.sess = gw_session_open(gw, &session_ops, &r);
+	gw_session_set_principal(r.sess, "stdio");
 	tp_stream_start_read(&r.in);
 	uv_run(loop, UV_RUN_DEFAULT);
 	return CLI_OK;

@@ -60,6 +60,7 @@ int64_t gw_call_register(struct gw_upstream *up, struct gw_call *c, uint64_t tim
 	c->deadline_ms = now + timeout_ms;
 	c->hard_deadline_ms = now + timeout_ms * HARD_DEADLINE_FACTOR;
 	mg_map_puti(&up->pending, (uint64_t)c->up_id, c);
+	gw_limits_used(up);
 	if (c->sess && c->key)
 		mg_map_puts(&c->sess->calls, c->key, c);
 	return c->up_id;
@@ -100,8 +101,8 @@ struct gw_call *gw_call_by_token(struct gw_upstream *up, int64_t token)
 /* Take the call out of every index; it then belongs to the caller. */
 static void unlink_call(struct gw_call *c)
 {
-	if (c->up && c->up_id)
-		mg_map_deli(&c->up->pending, (uint64_t)c->up_id);
+	if (c->up && c->up_id && mg_map_deli(&c->up->pending, (uint64_t)c->up_id))
+		gw_limits_used(c->up);
 	if (c->sess && c->key && mg_map_gets(&c->sess->calls, c->key) == c)
 		mg_map_dels(&c->sess->calls, c->key);
 	mg_list_del(&c->node);

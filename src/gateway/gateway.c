@@ -142,6 +142,7 @@ int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg
 				add_server(gw, &cat->servers[i]);
 	}
 	set_prefixes(gw);
+	gw_limits_init(gw);
 	setup_sandboxes(gw);
 	for (size_t i = 0; i < gw->n_servers; i++)
 		gw_server_load_cache(gw->servers[i]);
@@ -219,6 +220,7 @@ void gw_free(struct gateway *gw)
 	}
 	free(gw->servers);
 	gw_pipeline_release(gw);
+	gw_limits_release(gw);
 	sbx_filter_release(&gw->filter);
 	gw_agg_release(&gw->agg);
 	if (gw->sweep.loop) {

@@ -48,6 +48,11 @@ struct gw_config {
 	size_t n_secrets;
 	mg_text_filter redact;          /* what is written to the list cache passes it */
 	void *redact_ctx;
+	/* Server instances (docs/security.md#limits). */
+	size_t max_instances;           /* 0: derived from RLIMIT_NOFILE and memory */
+	size_t max_instances_per_client;/* 0: as many as max_instances */
+	uint64_t reclaim_idle_ms;       /* a per-session instance idle this long may be
+					   stopped to make room; GW_RECLAIM_NEVER */
 };
 
 struct gw_secret {
@@ -55,6 +60,8 @@ struct gw_secret {
 	const char *value;
 	size_t len;
 };
+
+#define GW_RECLAIM_NEVER UINT64_MAX
 
 struct gateway;
 struct gw_session;
@@ -102,6 +109,9 @@ struct gw_session *gw_session_open_modern(struct gateway *gw, const struct gw_se
  * HTTP: it closed the request's stream). */
 void gw_session_cancel(struct gw_session *s, const char *id_text, size_t len);
 void *gw_session_transport(struct gw_session *s);
+/* Who the session's client is (the bearer credential's digest over HTTP,
+ * "stdio"): the principal its instances count against (copied). */
+void gw_session_set_principal(struct gw_session *s, const char *principal);
 const char *gw_session_id(const struct gw_session *s);
 /* One framed message from the client (valid during the call). */
 void gw_session_recv(struct gw_session *s, const char *line, size_t len);

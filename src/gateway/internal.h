@@ -102,6 +102,10 @@ struct gw_upstream {
 	bool relist_pending;            /* list_changed arrived while listing */
 	int listing;                    /* outstanding list requests */
 	json_t *listing_view;           /* view being assembled */
+	char *principal;                /* its client's, when counted per client */
+	bool counted;                   /* in gw->live (limits.c) */
+	uint64_t used_seq;              /* order of last use, for the idlest first */
+	uint64_t used_ms;               /* last call sent or ended */
 };
 
 /* ---- an in-flight request ---- */
@@ -173,6 +177,7 @@ struct gw_session {
 	char *init_id;                  /* initialize waiting for discovery */
 	size_t init_id_len;
 	uint64_t init_start_us;
+	char *principal;                /* its client (gw_session_set_principal) */
 	struct gw_slot *slots;          /* per server (per-session lifecycle) */
 	struct mg_map calls;            /* canonical client id -> gw_call */
 	struct mg_map s2c;              /* our id towards the client -> gw_s2c */
@@ -243,6 +248,20 @@ struct gateway {
 	struct gd_out check_out;        /* the checks' outcome, reused (pipeline.c) */
 	void (*shutdown_done)(struct gateway *gw, void *ctx);
 	void *shutdown_ctx;
+	/* limits.c */
+	size_t max_instances;
+	size_t max_per_client;
+	size_t live;                    /* instances counted against the caps */
+	struct mg_map principals;       /* principal -> its instances (uintptr_t) */
+	uint64_t nofile;                /* RLIMIT_NOFILE */
+	uint64_t fd_reserve;            /* file descriptors no start may take */
+	uint64_t fds_counted;           /* open at the last count of /proc/self/fd */
+	uint64_t fds_counted_ms;
+	uint64_t fds_added;             /* by starts since */
+	uint64_t use_seq;
+	const char *refused;            /* the limit the last refused start met */
+	uint64_t refusals;
+	uint64_t refusal_logged_ms;
 };
 
 /* sandboxing.c */
@@ -261,6 +280,22 @@ void gw_sandbox_detach(struct gw_upstream *up);
 /* gateway.c */
 void gw_maybe_finish_shutdown(struct gateway *gw);
 const struct gw_secret *gw_secret_find(struct gateway *gw, const char *name);
+
+/* limits.c */
+void gw_limits_init(struct gateway *gw);
+void gw_limits_release(struct gateway *gw);
+/* May an instance of srv of this kind start for owner?  At a cap, the
+ * idlest per-session instance of another session is stopped to make room.
+ * 0, or -EDQUOT with err ("server 'x' cannot start: ...") and gw->refused
+ * naming the limit ("max-instances", "max-instances-per-client",
+ * "file-descriptors"). */
+int gw_limits_admit(struct gw_server *srv, enum gw_up_kind kind, struct gw_session *owner,
+		    struct mg_err *err);
+/* The instance runs / no longer runs (stopping or gone); idempotent. */
+void gw_limits_count(struct gw_upstream *up);
+void gw_limits_uncount(struct gw_upstream *up);
+/* A call was sent to it or ended. */
+void gw_limits_used(struct gw_upstream *up);
 
 /* agg.c */
 void gw_agg_init(struct gw_agg *a);

@@ -131,6 +131,12 @@ void *gw_session_transport(struct gw_session *s)
 	return s->transport;
 }
 
+void gw_session_set_principal(struct gw_session *s, const char *principal)
+{
+	free(s->principal);
+	s->principal = principal ? mg_strdup(principal) : NULL;
+}
+
 const char *gw_session_id(const struct gw_session *s)
 {
 	return s->id;
@@ -176,6 +182,7 @@ void gw_session_close(struct gw_session *s)
 		gw_backlog_free(mg_container_of(pos, struct gw_backlog, node));
 	}
 	mg_list_del(&s->node);
+	free(s->principal);
 	mg_map_release(&s->calls);
 	mg_map_release(&s->s2c);
 	mg_map_release(&s->subs);
@@ -539,12 +546,19 @@ static void forward_now(struct gw_session *s, struct rpc_msg *m, const struct ro
 
 	if (r->uri && shared_subscription(s, m, r->srv, r->uri, id, idl))
 		return;
+	s->gw->refused = NULL;
 	up = gw_instance_for(s, r->srv, &err);
 	if (!up) {
+		const char *limit = mg_steal(&s->gw->refused);
 		json_t *data = json_pack("{ssssss}", "gateway", "mcpguard", "server",
-					 r->srv->def->name, "reason", "unavailable");
+					 r->srv->def->name, "reason",
+					 limit ? "limit" : "unavailable");
 
-		gw_session_error(s, id, idl, RPC_INTERNAL_ERROR, err.msg, data);
+		/* Over a limit of the gateway: its own code, naming the limit. */
+		if (limit)
+			json_object_set_new(data, "limit", json_string(limit));
+		gw_session_error(s, id, idl, limit ? RPC_GW_LIMIT : RPC_INTERNAL_ERROR, err.msg,
+				 data);
 		json_decref(data);
 		return;
 	}

@@ -60,6 +60,7 @@ void gw_upstream_handle_closed(struct gw_upstream *up)
 		json_decref(up->listing_view);
 		free(up->version);
 		free(up->exit_reason);
+		free(up->principal);
 		free(up);
 		gw_maybe_finish_shutdown(gw);
 	}
@@ -269,6 +270,7 @@ static void up_finalize(struct gw_upstream *up)
 	if (!up->http && !up->out.ended && !up->out.closing)
 		return;
 	up->state = GW_UP_GONE;
+	gw_limits_uncount(up);
 	if (unexpected)
 		mg_warn("%s %s%s%s", up->label, reason, up->stderr_tail[0] ? "; last stderr: " : "",
 			up->stderr_tail);
@@ -331,6 +333,7 @@ void gw_upstream_stop(struct gw_upstream *up, const char *why)
 		return;
 	mg_debug("stopping %s: %s", up->label, why);
 	up->state = GW_UP_STOPPING;
+	gw_limits_uncount(up);
 	up->expected_exit = true;
 	if (!up->exit_reason)
 		up->exit_reason = mg_strdup(why);
@@ -759,6 +762,10 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 		mg_err_set(err, -ESHUTDOWN, "the gateway is shutting down");
 		return NULL;
 	}
+	/* Over a limit is the client's answer, not the server's failure:
+	 * no backoff. */
+	if (gw_limits_admit(srv, kind, owner, err))
+		return NULL;
 	up = MG_NEW(struct gw_upstream);
 	up->gw = gw;
 	up->srv = srv;
@@ -790,6 +797,7 @@ struct gw_upstream *gw_upstream_start(struct gw_server *srv, enum gw_up_kind kin
 	up->child.data = up;
 	up->open_handles = 1;
 	mg_list_add_tail(&gw->instances, &up->node);
+	gw_limits_count(up);
 	up->spawned_ms = mg_now_ms();
 	if (slot)
 		slot->up = up;

@@ -2,6 +2,10 @@
 
 #include <string.h>
 
+/* After a long line, storage over this size is given back: an instance
+ * that once sent one large result must not hold that much for good. */
+#define PARTIAL_KEEP_MAX (256 * 1024)
+
 void rpc_lines_init(struct rpc_lines *l, size_t max, const struct rpc_lines_ops *ops,
 		    void *ctx)
 {
@@ -62,7 +66,10 @@ int rpc_lines_feed(struct rpc_lines *l, const char *data, size_t n)
 					return rc;
 			} else {
 				rc = deliver(l, l->partial.data, l->partial.len);
-				mg_buf_reset(&l->partial);
+				if (l->partial.alloc > PARTIAL_KEEP_MAX)
+					mg_buf_release(&l->partial);
+				else
+					mg_buf_reset(&l->partial);
 				if (rc)
 					return rc;
 			}

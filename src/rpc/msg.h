@@ -21,6 +21,9 @@ enum {
 	MCP_HEADER_MISMATCH = -32020,          /* 2026-07-28 */
 	MCP_MISSING_CAPABILITY = -32021,
 	MCP_UNSUPPORTED_VERSION = -32022,
+	/* mcpguard's own, in JSON-RPC's implementation-defined range: a
+	 * resource limit of the gateway was reached (docs/security.md#limits) */
+	RPC_GW_LIMIT = -32010,
 };
 
 enum rpc_kind { RPC_REQUEST = 1, RPC_NOTIFICATION, RPC_RESPONSE };

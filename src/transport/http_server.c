@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/budget.h"
 #include "base/buf.h"
 #include "base/list.h"
 #include "base/log.h"
@@ -23,6 +24,12 @@
 
 #define STREAM_BLOCK (64 * 1024)
 #define KEEPALIVE_MS 10000
+/* Whole answers up to this size are copied into MHD; larger ones are read
+ * from the exchange's queue, so that they count against the output budget
+ * and can be dropped like a stream. */
+#define ANSWER_COPY_MAX (16 * 1024)
+/* A drained queue keeps storage up to this size for the next writes. */
+#define QUEUE_KEEP_MAX (256 * 1024)
 
 struct tp_http_server {
 	uv_loop_t *loop;
@@ -54,6 +61,7 @@ struct tp_http_req {
 	unsigned parked_status;
 	struct mg_buf queue;            /* stream bytes MHD has not read yet */
 	size_t qoff;                    /* read position in queue */
+	struct mg_budget_user budget;   /* what queue holds, in cfg.budget */
 	bool too_large;
 	bool dispatched;
 	bool answered;
@@ -61,9 +69,34 @@ struct tp_http_req {
 	bool ended;
 	bool suspended;
 	bool is_sse;
+	bool dropped;                   /* queue dropped over the budget: close */
 };
 
 static void schedule(struct tp_http_server *s);
+static void resume(struct tp_http_req *r);
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
+
+/* ---- the output budget ---- */
+
+/* This client has waited longest while the budget is full: drop what it
+ * has not read and close its connection (MHD closes it once the reader
+ * reports the error, or after a second if the client reads nothing). */
+static void drop_queue(struct mg_budget_user *u)
+{
+	struct tp_http_req *r = mg_container_of(u, struct tp_http_req, budget);
+
+	mg_warn("an HTTP client has not read the last %zu bytes sent to it; the output queued "
+		"to clients is at its limit (--max-queued-output %zu MiB): closing its %s",
+		u->held, u->b->max >> 20, r->streaming ? "event stream" : "connection");
+	mg_budget_release(u, u->held);
+	mg_buf_release(&r->queue);
+	mg_buf_init(&r->queue, r->srv->cfg.stream_queue_max);
+	r->qoff = 0;
+	r->dropped = true;
+	r->ended = true;
+	MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+	resume(r);
+}
 
 /* ---- suspend / resume ---- */
 
@@ -118,7 +151,19 @@ int tp_http_respond(struct tp_http_req *r, unsigned status, const char *content_
 
 	if (r->answered)
 		return -EALREADY;
-	resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+	if (len > ANSWER_COPY_MAX) {
+		/* Large: from the queue, within the output budget. */
+		if (mg_budget_charge(&r->budget, len))
+			return -ENOBUFS;
+		mg_buf_release(&r->queue);
+		mg_buf_init(&r->queue, len);
+		mg_buf_add(&r->queue, body, len);
+		r->qoff = 0;
+		resp = MHD_create_response_from_callback(len, STREAM_BLOCK, stream_reader, r, NULL);
+	} else {
+		resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+						       MHD_RESPMEM_MUST_COPY);
+	}
 	if (!resp)
 		return -ENOMEM;
 	if (content_type)
@@ -133,18 +178,26 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	struct tp_http_req *r = cls;
 	size_t avail = r->queue.len - r->qoff;
 
+	if (r->dropped)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (avail) {
 		size_t n = avail < max ? avail : max;
 
 		memcpy(buf, r->queue.data + r->qoff, n);
 		r->qoff += n;
+		mg_budget_release(&r->budget, n);
 		if (r->qoff == r->queue.len) {
-			mg_buf_reset(&r->queue);
+			if (r->queue.alloc > QUEUE_KEEP_MAX) {
+				mg_buf_release(&r->queue);
+				mg_buf_init(&r->queue, r->srv->cfg.stream_queue_max);
+			} else {
+				mg_buf_reset(&r->queue);
+			}
 			r->qoff = 0;
 		}
 		return (ssize_t)n;
 	}
-	if (r->ended)
+	if (r->ended || !r->streaming)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	/* Nothing to send: sleep until tp_http_stream_write wakes us. */
 	suspend(r);
@@ -186,9 +239,13 @@ int tp_http_stream_write(struct tp_http_req *r, const char *data, size_t len)
 		mg_buf_consume(&r->queue, r->qoff);    /* compact, rarely */
 		r->qoff = 0;
 	}
-	rc = mg_buf_add(&r->queue, data, len);
-	if (rc)
+	if (len > r->queue.max - r->queue.len || mg_budget_charge(&r->budget, len))
 		return -ENOBUFS;
+	rc = mg_buf_add(&r->queue, data, len);
+	if (rc) {
+		mg_budget_release(&r->budget, len);
+		return -ENOBUFS;
+	}
 	if (!r->parked)
 		resume(r);
 	return 0;
@@ -283,6 +340,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		r->path = mg_strdup(url);
 		mg_buf_init(&r->body, s->cfg.max_body);
 		mg_buf_init(&r->queue, s->cfg.stream_queue_max);
+		mg_budget_join(s->cfg.budget, &r->budget, drop_queue);
 		mg_list_add_tail(&s->reqs, &r->node);
 		*con_cls = r;
 		return MHD_YES;
@@ -335,6 +393,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 		s->ops->on_done(s->ctx, r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (r->parked)
 		MHD_destroy_response(r->parked);
+	mg_budget_leave(&r->budget);
 	mg_buf_release(&r->body);
 	mg_buf_release(&r->queue);
 	free(r->method);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/budget.h"
 #include "base/err.h"
 
 struct tp_http_server;
@@ -33,6 +34,7 @@ struct tp_http_config {
 	size_t max_connections;
 	size_t stream_queue_max;        /* bytes queued on one stream */
 	unsigned idle_timeout_s;        /* idle connections are closed */
+	struct mg_budget *budget;       /* shared by all queued output, or NULL */
 };
 
 int tp_http_server_start(uv_loop_t *loop, const struct tp_http_config *cfg,
@@ -55,12 +57,15 @@ void tp_http_set_data(struct tp_http_req *r, void *data);
 void *tp_http_get_data(const struct tp_http_req *r);
 
 /* Answer with a whole body (copied).  headers: "Name", "value" pairs,
- * NULL-terminated; may be NULL. */
+ * NULL-terminated; may be NULL.  -ENOBUFS: a large body does not fit the
+ * output budget (nothing was sent; answer something smaller). */
 int tp_http_respond(struct tp_http_req *r, unsigned status, const char *content_type,
 		    const char *body, size_t len, const char *const *headers);
 /* Start a stream (text/event-stream unless content_type says otherwise)
  * with status and headers; then write pieces.  Writes over the queue cap
- * fail with -ENOBUFS.  tp_http_stream_end finishes it after the queue
+ * or the output budget fail with -ENOBUFS; a stream whose client waited
+ * longest while the budget was full is dropped (writes then fail with
+ * -EPIPE, and the exchange ends as aborted).  tp_http_stream_end finishes it after the queue
  * drains. */
 int tp_http_stream_open(struct tp_http_req *r, unsigned status, const char *content_type,
 			const char *const *headers);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/budget.h"
 #include "base/buf.h"
 #include "base/list.h"
 #include "base/log.h"
@@ -80,6 +81,8 @@ struct tp_mcp_conn {
 	size_t pending_bytes;
 	struct mg_list replay;          /* recent events, for Last-Event-ID */
 	size_t replay_bytes;
+	bool replaying;                 /* replay is being read: keep it */
+	struct mg_budget_user pending_budget, replay_budget;
 	uint32_t next_stream;
 	uint64_t next_seq;
 	uint64_t last_active_ms;
@@ -228,6 +231,37 @@ static bool version_ok(struct tp_mcp_http *h, const char *v)
 	return false;
 }
 
+/* ---- events held for a session, in the output budget ---- */
+
+static void free_events(struct mg_list *l);
+
+/* The budget is full and these have waited longest: a resuming client
+ * will miss them (its stream itself goes on). */
+static void drop_replay(struct mg_budget_user *u)
+{
+	struct tp_mcp_conn *c = mg_container_of(u, struct tp_mcp_conn, replay_budget);
+
+	if (c->replaying)
+		return;                 /* being sent right now */
+	mg_info("session %.8s: dropping %zu bytes of events kept for resumption (the output "
+		"queued to clients is at its limit, --max-queued-output)", c->id, c->replay_bytes);
+	free_events(&c->replay);
+	c->replay_bytes = 0;
+	mg_budget_release(u, u->held);
+}
+
+static void drop_pending(struct mg_budget_user *u)
+{
+	struct tp_mcp_conn *c = mg_container_of(u, struct tp_mcp_conn, pending_budget);
+
+	mg_warn("session %.8s: no GET stream open; dropping %zu bytes of messages waiting for one "
+		"(the output queued to clients is at its limit, --max-queued-output)", c->id,
+		c->pending_bytes);
+	free_events(&c->pending);
+	c->pending_bytes = 0;
+	mg_budget_release(u, u->held);
+}
+
 /* ---- sessions ---- */
 
 static struct tp_mcp_conn *conn_new(struct tp_mcp_http *h, struct tp_http_req *r, bool legacy,
@@ -252,6 +286,8 @@ static struct tp_mcp_conn *conn_new(struct tp_mcp_http *h, struct tp_http_req *r
 	mg_map_init(&c->exchanges);
 	mg_list_init(&c->pending);
 	mg_list_init(&c->replay);
+	mg_budget_join(h->cfg.budget, &c->pending_budget, drop_pending);
+	mg_budget_join(h->cfg.budget, &c->replay_budget, drop_replay);
 	c->next_stream = 1;
 	c->last_active_ms = mg_now_ms();
 	if (modern)
@@ -321,6 +357,8 @@ static void conn_maybe_free(struct tp_mcp_conn *c)
 	mg_map_release(&c->exchanges);
 	free_events(&c->pending);
 	free_events(&c->replay);
+	mg_budget_leave(&c->pending_budget);
+	mg_budget_leave(&c->replay_budget);
 	mg_list_del(&c->node);
 	free(c);
 }
@@ -360,6 +398,14 @@ const char *tp_mcp_conn_id(const struct tp_mcp_conn *c)
 	return c->id;
 }
 
+void tp_mcp_conn_principal(const struct tp_mcp_conn *c, char out[33])
+{
+	if (!c->h->cfg.token)
+		snprintf(out, 33, "anonymous");
+	else
+		sodium_bin2hex(out, 33, c->cred, 16);
+}
+
 size_t tp_mcp_http_sessions(const struct tp_mcp_http *h)
 {
 	return h->sessions.count;
@@ -374,6 +420,10 @@ uint16_t tp_mcp_http_port(const struct tp_mcp_http *h)
 
 static void keep_for_replay(struct tp_mcp_conn *c, struct event *e)
 {
+	if (e->len > c->h->cfg.replay_max || mg_budget_charge(&c->replay_budget, e->len)) {
+		free(e);                /* not kept: resuming cannot repeat it */
+		return;
+	}
 	mg_list_add_tail(&c->replay, &e->node);
 	c->replay_bytes += e->len;
 	while (c->replay_bytes > c->h->cfg.replay_max && !mg_list_empty(&c->replay)) {
@@ -381,6 +431,7 @@ static void keep_for_replay(struct tp_mcp_conn *c, struct event *e)
 
 		mg_list_del(&old->node);
 		c->replay_bytes -= old->len;
+		mg_budget_release(&c->replay_budget, old->len);
 		free(old);
 	}
 }
@@ -446,6 +497,12 @@ static void queue_pending(struct tp_mcp_conn *c, const char *line, size_t len)
 	if (c->pending_bytes + len > PENDING_MAX_BYTES) {
 		mg_warn("session %.8s: no GET stream open and %u bytes waiting; dropping a message",
 			c->id, PENDING_MAX_BYTES);
+		free(e);
+		return;
+	}
+	if (mg_budget_charge(&c->pending_budget, len)) {
+		mg_warn("session %.8s: no GET stream open, and the output queued to clients is at "
+			"its limit (--max-queued-output); dropping a message", c->id);
 		free(e);
 		return;
 	}
@@ -553,8 +610,16 @@ static void answer_exchange(struct tp_mcp_conn *c, struct tp_http_req *r, struct
 
 		while (n && ex->early.data[n - 1] == '\n')
 			n--;
-		tp_http_respond(r, c->modern ? modern_status(ex->early.data, n) : 200,
-				"application/json", ex->early.data, n, hdr);
+		if (tp_http_respond(r, c->modern ? modern_status(ex->early.data, n) : 200,
+				    "application/json", ex->early.data, n, hdr) == -ENOBUFS) {
+			char msg[200];
+
+			snprintf(msg, sizeof(msg), "mcpguard: the answer (%zu bytes) does not fit "
+				 "the output queued to clients, at its limit "
+				 "(--max-queued-output)", n);
+			answer_error(r, 503, ex->rel, ex->rel_len, RPC_GW_LIMIT, msg,
+				     hdr[0] ? hdr : NULL);
+		}
 		ex->req = r;            /* so that its binding lets go of ex */
 		finish_exchange(c, ex);
 		return;
@@ -824,12 +889,14 @@ static void resume_stream(struct tp_mcp_conn *c, struct tp_http_req *r, const ch
 		return;
 	}
 	tp_http_stream_open(r, 200, "text/event-stream", session_header(c, hdr));
+	c->replaying = true;
 	for (pos = c->replay.next; pos != &c->replay; pos = pos->next) {
 		struct event *e = mg_container_of(pos, struct event, node);
 
 		if (e->stream == stream && e->seq > seq)
 			tp_http_stream_write(r, e->text, e->len);
 	}
+	c->replaying = false;
 	/* The request whose stream broke is still running: carry on here. */
 	while (mg_map_next(&c->exchanges, &it, NULL, NULL, &v)) {
 		struct exchange *ex = v;
@@ -854,7 +921,7 @@ static void get_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 	const char *sid = tp_http_header(r, "Mcp-Session-Id");
 	const char *last = tp_http_header(r, "Last-Event-ID");
 	const char *hdr[3];
-	struct mg_list *pos, *tmp;
+	struct mg_list *pos, *tmp, waiting;
 
 	if (!accepts(r, "text/event-stream")) {
 		answer_json_error(r, 406, -32600, "Accept must list text/event-stream", NULL);
@@ -882,11 +949,18 @@ static void get_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 	c->listen = r;
 	c->listen_stream = c->next_stream++;
 	bind_req(r, BIND_LISTEN, c, NULL);
+	/* Taken out first: sending charges the budget, which may drop them. */
+	mg_list_init(&waiting);
 	mg_list_each_safe(pos, tmp, &c->pending) {
+		mg_list_del(pos);
+		mg_list_add_tail(&waiting, pos);
+	}
+	mg_budget_release(&c->pending_budget, c->pending_bytes);
+	c->pending_bytes = 0;
+	mg_list_each_safe(pos, tmp, &waiting) {
 		struct event *e = mg_container_of(pos, struct event, node);
 
 		mg_list_del(pos);
-		c->pending_bytes -= e->len;
 		send_on_stream(c, r, c->listen_stream, e->text, e->len);
 		free(e);
 	}
@@ -1091,6 +1165,7 @@ int tp_mcp_http_start(uv_loop_t *loop, const struct tp_mcp_http_config *cfg,
 		.host = cfg->host, .port = cfg->port, .max_body = cfg->max_body,
 		.max_connections = cfg->max_connections,
 		.stream_queue_max = cfg->stream_queue_max, .idle_timeout_s = 0,
+		.budget = cfg->budget,
 	};
 	int rc;
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/budget.h"
 #include "base/err.h"
 
 struct tp_mcp_http;
@@ -46,6 +47,7 @@ struct tp_mcp_http_config {
 	size_t replay_max;              /* bytes of events kept per session for resumption */
 	uint64_t session_idle_ms;       /* sessions idle this long are closed */
 	const char *const *versions;    /* valid MCP-Protocol-Version values */
+	struct mg_budget *budget;       /* all output queued to clients, or NULL */
 };
 
 int tp_mcp_http_start(uv_loop_t *loop, const struct tp_mcp_http_config *cfg,
@@ -64,5 +66,8 @@ int tp_mcp_conn_send(struct tp_mcp_conn *c, const char *line, size_t len, const 
 /* End the session from the server side (ops->close follows, later). */
 void tp_mcp_conn_close(struct tp_mcp_conn *c);
 const char *tp_mcp_conn_id(const struct tp_mcp_conn *c);
+/* Who the session's client is: a digest of its bearer credential (32 hex
+ * digits), or "anonymous" without authentication. */
+void tp_mcp_conn_principal(const struct tp_mcp_conn *c, char out[33]);
 
 #endif

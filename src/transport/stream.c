@@ -187,6 +187,7 @@ static void write_cb(uv_write_t *req, int status)
 	struct write_req *w = (struct write_req *)req;
 
 	w->s->queued -= w->len;
+	mg_budget_release(&w->s->budget, w->len);
 	if (status && status != UV_ECANCELED)
 		mg_debug("write failed: %s", uv_strerror(status));
 	free(w->data);
@@ -235,6 +236,11 @@ static int do_write(struct tp_stream *s, char *data, size_t len, bool own)
 			return 0;
 		}
 	}
+	if (mg_budget_charge(&s->budget, len - (size_t)n)) {
+		if (own)
+			free(data);
+		return -ENOBUFS;
+	}
 	w = MG_NEW(struct write_req);
 	w->s = s;
 	w->len = len - (size_t)n;
@@ -248,6 +254,7 @@ static int do_write(struct tp_stream *s, char *data, size_t len, bool own)
 	b = uv_buf_init(w->data, (unsigned)w->len);
 	rc = uv_write(&w->req, &s->u.stream, &b, 1, write_cb);
 	if (rc) {
+		mg_budget_release(&s->budget, w->len);
 		free(w->data);
 		free(w);
 		return rc;
@@ -266,10 +273,16 @@ int tp_stream_write_owned(struct tp_stream *s, char *data, size_t len)
 	return do_write(s, data, len, true);
 }
 
+void tp_stream_set_budget(struct tp_stream *s, struct mg_budget *b)
+{
+	mg_budget_join(b, &s->budget, NULL);
+}
+
 static void close_cb(uv_handle_t *h)
 {
 	struct tp_stream *s = h->data;
 
+	mg_budget_leave(&s->budget);
 	rpc_lines_release(&s->lines);
 	free(mg_steal(&s->rbuf));
 	if (s->ops->on_closed)

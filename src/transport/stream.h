@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "base/budget.h"
 #include "rpc/lines.h"
 
 struct tp_stream;
@@ -37,6 +38,7 @@ struct tp_stream {
 	char *rbuf;             /* read buffer, allocated on first read */
 	size_t queued;          /* bytes accepted but not yet written */
 	size_t queue_max;       /* cap on queued */
+	struct mg_budget_user budget;   /* queued, counted in a shared budget */
 	int file_fd;            /* >= 0: a regular file or device, no polling */
 	uv_fs_t fs_req;         /* file mode: the read in progress */
 	uv_loop_t *loop;
@@ -67,6 +69,9 @@ void tp_stream_stop_read(struct tp_stream *s);
  * -EPIPE when closing. */
 int tp_stream_write(struct tp_stream *s, const char *data, size_t len);
 int tp_stream_write_owned(struct tp_stream *s, char *data, size_t len);
+/* Count what is queued against b too (a write over it fails with
+ * -ENOBUFS, as over queue_max).  Call after tp_stream_setup. */
+void tp_stream_set_budget(struct tp_stream *s, struct mg_budget *b);
 /* Close the handle; ops->on_closed runs later from the loop. */
 void tp_stream_close(struct tp_stream *s);
 

@@ -1,6 +1,6 @@
 /* Unit tests for src/base: the capped buffer, the SipHash map, strict
- * parsers and glob, file helpers, error formatting, the intrusive list and
- * the clocks. */
+ * parsers and glob, file helpers, error formatting, the intrusive list,
+ * the clocks and the shared output budget. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/budget.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fs.h"
@@ -1354,6 +1355,109 @@ static void test_mem(void **state)
 	free(p);
 }
 
+/* ---- budget ---- */
+
+struct budget_fx {
+	struct mg_budget_user u;
+	int evicted;
+	bool busy;                      /* cannot drop anything right now */
+};
+
+static void budget_drop(struct mg_budget_user *u)
+{
+	struct budget_fx *f = mg_container_of(u, struct budget_fx, u);
+
+	f->evicted++;
+	if (!f->busy)
+		mg_budget_release(u, u->held);
+}
+
+static void test_budget_basics(void **state)
+{
+	struct mg_budget b;
+	struct budget_fx a = { 0 }, none = { 0 };
+
+	mg_budget_init(&b, 100);
+	mg_budget_join(NULL, &none.u, budget_drop);
+	assert_int_equal(mg_budget_charge(&none.u, 1000), 0);  /* not counted */
+	mg_budget_join(&b, &a.u, budget_drop);
+	assert_int_equal(mg_budget_charge(&a.u, 60), 0);
+	assert_int_equal(mg_budget_charge(&a.u, 40), 0);
+	assert_int_equal(b.used, 100);
+	mg_budget_release(&a.u, 30);
+	assert_int_equal(a.u.held, 70);
+	mg_budget_release(&a.u, 500);                           /* at most what it holds */
+	assert_int_equal(a.u.held, 0);
+	assert_int_equal(b.used, 0);
+	assert_int_equal(b.peak, 100);
+	assert_int_equal(mg_budget_charge(&a.u, 101), -ENOBUFS);  /* never fits */
+	assert_int_equal(a.evicted, 0);
+	assert_int_equal(mg_budget_charge(&a.u, 20), 0);
+	mg_budget_leave(&a.u);                                  /* gives back what it held */
+	assert_int_equal(b.used, 0);
+	assert_true(mg_list_empty(&b.users));
+	mg_budget_leave(&none.u);
+
+	mg_budget_init(&b, 0);                                  /* no budget */
+	mg_budget_join(&b, &a.u, budget_drop);
+	assert_int_equal(mg_budget_charge(&a.u, SIZE_MAX / 2), 0);
+	mg_budget_leave(&a.u);
+}
+
+/* The user that has waited longest goes first; fresher ones are kept. */
+static void test_budget_evicts_stalest(void **state)
+{
+	struct mg_budget b;
+	struct budget_fx old = { 0 }, mid = { 0 }, fresh = { 0 }, fixed = { 0 };
+
+	mg_budget_init(&b, 100);
+	mg_budget_join(&b, &old.u, budget_drop);
+	mg_budget_join(&b, &mid.u, budget_drop);
+	mg_budget_join(&b, &fresh.u, budget_drop);
+	mg_budget_join(&b, &fixed.u, NULL);                     /* never evicted */
+	assert_int_equal(mg_budget_charge(&old.u, 30), 0);
+	assert_int_equal(mg_budget_charge(&mid.u, 30), 0);
+	assert_int_equal(mg_budget_charge(&fixed.u, 30), 0);
+	old.u.since_ms = 100;
+	mid.u.since_ms = 200;
+	fixed.u.since_ms = 1;
+	assert_int_equal(mg_budget_charge(&fresh.u, 20), 0);    /* 90 + 20: old goes */
+	assert_int_equal(old.evicted, 1);
+	assert_int_equal(old.u.held, 0);
+	assert_int_equal(mid.evicted, 0);
+	assert_int_equal(b.used, 80);
+	assert_int_equal(b.evictions, 1);
+
+	/* A user that cannot drop now is tried once, then the next one. */
+	fresh.u.since_ms = 150;
+	fresh.busy = true;
+	assert_int_equal(mg_budget_charge(&old.u, 40), 0);      /* 80 + 40: fresh, then mid */
+	assert_int_equal(fresh.evicted, 1);
+	assert_int_equal(mid.evicted, 1);
+	assert_int_equal(b.used, 90);
+
+	/* When the one charging has waited longest, it loses what it holds
+	 * and the charge fails; the others keep theirs. */
+	old.u.since_ms = 1;
+	fresh.busy = false;
+	fresh.u.since_ms = 300;
+	assert_int_equal(mg_budget_charge(&old.u, 50), -ENOBUFS);
+	assert_int_equal(old.evicted, 1 + 1);
+	assert_int_equal(old.u.held, 0);
+	assert_int_equal(fresh.evicted, 1);
+	assert_int_equal(fresh.u.held, 20);
+
+	/* Only what cannot be evicted is left: the charge fails. */
+	mg_budget_release(&fresh.u, 20);
+	assert_int_equal(mg_budget_charge(&fresh.u, 71), -ENOBUFS);
+	assert_int_equal(fixed.u.held, 30);
+	mg_budget_leave(&old.u);
+	mg_budget_leave(&mid.u);
+	mg_budget_leave(&fresh.u);
+	mg_budget_leave(&fixed.u);
+	assert_int_equal(b.used, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1398,6 +1502,8 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_mem),
+		cmocka_unit_test(test_budget_basics),
+		cmocka_unit_test(test_budget_evicts_stalest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

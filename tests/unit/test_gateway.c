@@ -1,16 +1,19 @@
 /* gateway/agg.c through the gateway's internal API: names, prefixes,
  * collisions, filters, routes by URI, pages and cursors, merged
- * capabilities.  Server views are set by hand; no process is started. */
+ * capabilities; gateway/limits.c: the instance caps and the fd reserve.
+ * Server views and instances are set by hand; no process is started. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "gateway/internal.h"
 
 struct fx {
@@ -221,6 +224,105 @@ static void test_uri_routes_and_capabilities(void **state)
 	teardown_gw(f);
 }
 
+/* ---- limits.c ---- */
+
+static const struct gw_session_ops no_ops;
+
+static struct gw_session *session_of(struct gateway *gw, const char *principal)
+{
+	struct gw_session *s = gw_session_open(gw, &no_ops, NULL);
+
+	gw_session_set_principal(s, principal);
+	return s;
+}
+
+/* An instance as the gateway counts it, without a process. */
+static struct gw_upstream *fake_instance(struct gateway *gw, struct gw_session *owner,
+					 enum gw_up_kind kind)
+{
+	struct gw_upstream *up = MG_NEW(struct gw_upstream);
+
+	up->gw = gw;
+	up->srv = gw->servers[0];
+	up->owner = owner;
+	up->kind = kind;
+	up->state = GW_UP_READY;
+	mg_map_init(&up->pending);
+	mg_list_init(&up->waiting);
+	mg_list_init(&up->node);
+	gw_limits_count(up);
+	return up;
+}
+
+static void fake_free(struct gw_upstream *up)
+{
+	gw_limits_uncount(up);
+	mg_map_release(&up->pending);
+	free(up->principal);
+	free(up);
+}
+
+static void test_limits(void **state)
+{
+	struct fx *f = setup_gw(GW_PREFIX_AUTO, NULL, 0);
+	struct gateway *gw = f->gw;
+	struct gw_server *srv = gw->servers[0];
+	struct gw_session *p1 = session_of(gw, "p"), *p2 = session_of(gw, "p");
+	struct gw_session *q = session_of(gw, "q"), *r = session_of(gw, "r");
+	struct gw_upstream *a, *b;
+	struct mg_err err;
+
+	/* Derived from RLIMIT_NOFILE and memory when not given. */
+	assert_true(gw->max_instances >= 1);
+	assert_int_equal(gw->max_per_client, gw->max_instances);
+	assert_true(gw->fd_reserve >= gw->nofile / 10);
+	gw->max_instances = 2;
+	gw->max_per_client = 1;
+	gw->cfg.reclaim_idle_ms = GW_RECLAIM_NEVER;
+
+	a = fake_instance(gw, p1, GW_UP_SESSION);
+	assert_int_equal(gw->live, 1);
+	assert_string_equal(a->principal, "p");
+	assert_int_equal(gw_limits_admit(srv, GW_UP_SESSION, p2, &err), -EDQUOT);
+	assert_string_equal(gw->refused, "max-instances-per-client");
+	assert_string_equal(err.msg, "server 'alpha' cannot start: this client runs 1 server "
+			    "instances, its limit (--max-instances-per-client)");
+	assert_int_equal(gw_limits_admit(srv, GW_UP_CALL, q, &err), 0);
+	assert_null(gw->refused);
+	b = fake_instance(gw, q, GW_UP_CALL);
+	assert_int_equal(gw_limits_admit(srv, GW_UP_SESSION, r, &err), -EDQUOT);
+	assert_string_equal(gw->refused, "max-instances");
+	assert_string_equal(err.msg, "server 'alpha' cannot start: the gateway runs 2 server "
+			    "instances, its limit (--max-instances)");
+	/* The gateway's own instances are not refused by the caps... */
+	assert_int_equal(gw_limits_admit(srv, GW_UP_SHARED, NULL, &err), 0);
+	assert_int_equal(gw_limits_admit(srv, GW_UP_DISCOVERY, r, &err), 0);
+	/* ...but by the file descriptors, as everything. */
+	gw->nofile = gw->fd_reserve + 40;
+	gw->fds_counted_ms = 0;
+	assert_int_equal(gw_limits_admit(srv, GW_UP_SHARED, NULL, &err), -EDQUOT);
+	assert_string_equal(gw->refused, "file-descriptors");
+	assert_non_null(strstr(err.msg, "file descriptors open and keeps"));
+	assert_non_null(strstr(err.msg, "(RLIMIT_NOFILE)"));
+	gw->nofile = 0;                 /* unknown: not checked */
+
+	/* Stopping or gone: no longer counted (once). */
+	gw_limits_uncount(a);
+	gw_limits_uncount(a);
+	assert_int_equal(gw->live, 1);
+	assert_null(mg_map_gets(&gw->principals, "p"));
+	assert_int_equal(gw_limits_admit(srv, GW_UP_SESSION, p2, &err), 0);
+	fake_free(a);
+	fake_free(b);
+	assert_int_equal(gw->live, 0);
+	assert_int_equal(gw->principals.count, 0);
+	gw_session_close(p1);
+	gw_session_close(p2);
+	gw_session_close(q);
+	gw_session_close(r);
+	teardown_gw(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_tool_patterns),
 		cmocka_unit_test(test_pages_and_cursors),
 		cmocka_unit_test(test_uri_routes_and_capabilities),
+		cmocka_unit_test(test_limits),
 	};
 
 	if (sodium_init() < 0)
