@@ -310,13 +310,19 @@ describe('(b) idle connections', () => {
           batch.push(holdConnection(gw.port, `127.0.1.${1 + (k % 101)}`));
         socks.push(...await Promise.all(batch));
       }
-      const health = await within(fetch(`${gw.base}/health`), '/health answer');
+      // New connections (no agent), as a monitor and a client would open.
+      const health = await request(false, { port: gw.port, method: 'GET', reqPath: '/health' });
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { status: 'ok' });
-      const ping = await within(fetch(`${gw.base}/mcp`, { method: 'POST', body: PING,
-        headers: mcpHeaders({ 'Mcp-Session-Id': sid }) }), 'session answer');
+      assert.deepEqual(JSON.parse(health.text), { status: 'ok' });
+      const ping = await request(false, { port: gw.port, body: Buffer.from(PING),
+        headers: mcpHeaders({ 'Mcp-Session-Id': sid }) });
       assert.equal(ping.status, 200);
-      assert.equal((await ping.json()).id, 2);
+      assert.equal(JSON.parse(ping.text).id, 2);
+      // The session's own keep-alive connection too.
+      const reused = await within(fetch(`${gw.base}/mcp`, { method: 'POST', body: PING,
+        headers: mcpHeaders({ 'Mcp-Session-Id': sid }) }), 'answer on the kept connection');
+      assert.equal(reused.status, 200);
+      await reused.text();
       // The connections shed to make room were told so, and audited.
       const shed = readAudit(gw.audit).filter((a) => a.method === 'http connection' && a.error_code === 503);
       assert.ok(shed.length > 0, 'connections were shed');
