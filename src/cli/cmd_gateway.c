@@ -58,7 +58,9 @@ static const char gateway_usage[] =
 	"                            naming a live session; others get 503 with\n"
 	"                            Retry-After, and idle unauthorised connections are\n"
 	"                            closed, oldest first (default: an eighth).\n"
-	"  --http-max-connections-per-address N  From one client address (default 256).\n"
+	"  --http-max-connections-per-address N  From one client address (default: half\n"
+	"                            of --http-max-connections; on loopback every local\n"
+	"                            client shares 127.0.0.1).\n"
 	"  --http-header-timeout D   A request head must be complete this soon after the\n"
 	"                            connection opens or its request line (default 10s).\n"
 	"  --http-idle-timeout D     Close keep-alive connections idle this long, and any\n"
@@ -734,7 +736,7 @@ int cli_gateway(int argc, char **argv)
 	o.http.max_body = o.cfg.max_message;
 	o.http.max_connections = 4096;
 	o.http.reserved_connections = SIZE_MAX;         /* an eighth, unless given */
-	o.http.max_per_address = 256;
+	o.http.max_per_address = SIZE_MAX;              /* half, unless given */
 	o.http.header_timeout_ms = 10000;
 	o.http.idle_timeout_ms = 30000;
 	rc = parse_args(argc - 2, argv + 2, &o);

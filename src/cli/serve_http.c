@@ -207,6 +207,9 @@ int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_
 	r.audit = o->audit;
 	if (cfg.reserved_connections >= cfg.max_connections)
 		cfg.reserved_connections = cfg.max_connections / 8;
+	if (cfg.max_per_address > cfg.max_connections)
+		cfg.max_per_address = o->max_per_address == SIZE_MAX ? cfg.max_connections / 2 :
+				      cfg.max_connections;
 	if (tp_mcp_http_start(loop, &cfg, &mcp_ops, &r, &r.mcp, &err)) {
 		fprintf(stderr, "mcpguard: %s\n", err.msg);
 		return 1;
