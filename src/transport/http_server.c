@@ -385,15 +385,21 @@ static bool sheddable(const struct tp_http_conn *c)
 	return !c->doomed && !c->established && c->phase != PH_BUSY;
 }
 
-static void set_phase(struct tp_http_conn *c, enum conn_phase ph)
+/* On the list of sheddable connections, or off it, as the state says. */
+static void refile(struct tp_http_conn *c)
 {
-	c->phase = ph;
-	c->since_ms = mg_now_ms();
 	if (!mg_list_empty(&c->shed_node))
 		mg_list_del(&c->shed_node);
 	mg_list_init(&c->shed_node);
 	if (sheddable(c))
 		mg_list_add_tail(&c->srv->sheddable, &c->shed_node);
+}
+
+static void set_phase(struct tp_http_conn *c, enum conn_phase ph)
+{
+	c->phase = ph;
+	c->since_ms = mg_now_ms();
+	refile(c);
 }
 
 /* End a connection on which MHD has nothing to send: our answer (may be
@@ -408,9 +414,7 @@ static void doom(struct tp_http_conn *c, unsigned status, const char *reason)
 		return;
 	c->doomed = true;
 	s->live--;
-	if (!mg_list_empty(&c->shed_node))
-		mg_list_del(&c->shed_node);
-	mg_list_init(&c->shed_node);
+	refile(c);
 	if (status) {
 		n = snprintf(msg, sizeof(msg), "HTTP/1.1 %u %s\r\nConnection: close\r\n%s"
 			     "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s\n", status,
@@ -575,7 +579,7 @@ void tp_http_set_established(struct tp_http_req *r)
 {
 	if (r->tc && !r->tc->established) {
 		r->tc->established = true;
-		set_phase(r->tc, r->tc->phase);
+		refile(r->tc);
 	}
 }
 

@@ -209,7 +209,7 @@ describe('(a) bodies that fail the strict parse', () => {
         // so where it started is the highest of several samples.
         await runPool(round(1), 8);
         let rss0 = 0;
-        for (let k = 0; k < (reps > 1 ? 4 : 1); k++) {
+        for (let k = 0; k < (reps > 1 ? 6 : 1); k++) {
           await runPool(round(reps > 1 ? 4 : 1), 4);
           rss0 = Math.max(rss0, rss(gw.proc.pid));
         }
@@ -217,8 +217,11 @@ describe('(a) bodies that fail the strict parse', () => {
         const jobs = round(reps);
         if (reps > 1) assert.ok(jobs.length >= 1000, `${jobs.length} requests`);
         await runPool(jobs, 4);
-        const rss1 = rss(gw.proc.pid);
+        // A leak shows in every sample; a swing of the allocator in one.
+        let rss1 = rss(gw.proc.pid);
         const fd1 = fds(gw.proc.pid);
+        await runPool(round(1), 4);
+        rss1 = Math.min(rss1, rss(gw.proc.pid));
         if (reps > 1) {
           assert.ok(rss1 <= rss0 * 1.1, `RSS grew from ${rss0} kB to ${rss1} kB`);
           assert.ok(fd1 <= fd0 + Math.max(1, Math.ceil(fd0 * 0.1)), `descriptors grew from ${fd0} to ${fd1}`);
@@ -335,7 +338,8 @@ describe('(b) idle connections', () => {
   });
 
   it('past max - reserved, only /health and established clients are served; others get 503 + Retry-After', async () => {
-    const gw = await startGateway(['--http-max-connections', '40', '--http-reserved-connections', '8']);
+    const gw = await startGateway(['--http-max-connections', '40', '--http-reserved-connections', '8',
+      '--http-max-connections-per-address', '40']);
     const socks = [];
     try {
       const sid = await openSession(gw.base);
