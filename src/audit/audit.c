@@ -218,6 +218,7 @@ void aud_write(struct aud_log *a, const struct aud_record *r)
 	if (r->error_code)
 		json_object_set_new(o, "error_code", json_integer(r->error_code));
 	add_str(o, "error", r->error);
+	add_str(o, "peer", r->peer);
 	json_object_set_new(o, "bytes_in", json_integer((json_int_t)r->bytes_in));
 	json_object_set_new(o, "bytes_out", json_integer((json_int_t)r->bytes_out));
 	add_str(o, "check", r->check);

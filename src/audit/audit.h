@@ -41,6 +41,7 @@ struct aud_record {
 	const char *check;      /* a check's decision (outcome redacted, blocked, refused, logged) */
 	const char *finding;    /* what it found: a secret's name or a pattern's kind, never a value */
 	const char *detail;
+	const char *peer;       /* client address, for refusals at the HTTP door */
 };
 
 /* Open (append, create 0600, parent directories made).  NULL path -> a

@@ -53,6 +53,21 @@ static const char gateway_usage[] =
 	"                            and printed at start.\n"
 	"  --session-idle-timeout D  Close HTTP sessions idle this long (default 30m).\n"
 	"  --max-sessions N          Concurrent HTTP sessions (default 10000).\n"
+	"  --http-max-connections N  TCP connections at once (default 4096; fitted to the\n"
+	"                            open-file limit, whose soft value is raised to the\n"
+	"                            hard one).  Past it a new connection gets 503.\n"
+	"  --http-reserved-connections N  The last N of those serve only /health and\n"
+	"                            clients already authorised on their connection or\n"
+	"                            naming a live session; others get 503 with\n"
+	"                            Retry-After, and idle unauthorised connections are\n"
+	"                            closed, oldest first (default: an eighth).\n"
+	"  --http-max-connections-per-address N  From one client address (default: half\n"
+	"                            of --http-max-connections; on loopback every local\n"
+	"                            client shares 127.0.0.1).\n"
+	"  --http-header-timeout D   A request head must be complete this soon after the\n"
+	"                            connection opens or its request line (default 10s).\n"
+	"  --http-idle-timeout D     Close keep-alive connections idle this long, and any\n"
+	"                            whose body or answer stalls this long (default 30s).\n"
 	"\n"
 	"Limits:\n"
 	"  --timeout DURATION        Deadline of each request to a server (default 60s;\n"
@@ -238,7 +253,9 @@ static const char *const value_flags[] = {
 	"--max-message-size", "--page-size", "--audit-log", "--cache-dir", "--pass-env",
 	"--port", "--host", "--session-idle-timeout", "--max-sessions", "--cpus", "--memory",
 	"--pids", "--workspace-dir", "--secrets", "--secret-store", "--audit-max-size",
-	"--max-instances", "--max-instances-per-client", "--reclaim-idle-after", "--max-queued-output", NULL,
+	"--max-instances", "--max-instances-per-client", "--reclaim-idle-after", "--max-queued-output",
+	"--http-max-connections", "--http-reserved-connections",
+	"--http-max-connections-per-address", "--http-header-timeout", "--http-idle-timeout", NULL,
 };
 static const char *const ignored_value_flags[] = {
 	"--registry", "--config",
@@ -339,6 +356,22 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 		if (mg_parse_u64(f->value, &u) || u == 0 || u > 1000000)
 			goto bad;
 		o->http.max_sessions = (size_t)u;
+	} else if (strcmp(f->name, "--http-max-connections") == 0 ||
+		   strcmp(f->name, "--http-reserved-connections") == 0 ||
+		   strcmp(f->name, "--http-max-connections-per-address") == 0) {
+		if (mg_parse_u64(f->value, &u) || u > 1000000 ||
+		    (u == 0 && strcmp(f->name, "--http-reserved-connections") != 0))
+			goto bad;
+		if (strcmp(f->name, "--http-max-connections") == 0)
+			o->http.max_connections = (size_t)u;
+		else if (strcmp(f->name, "--http-reserved-connections") == 0)
+			o->http.reserved_connections = (size_t)u;
+		else
+			o->http.max_per_address = (size_t)u;
+	} else if (strcmp(f->name, "--http-header-timeout") == 0) {
+		return duration_flag(f, &o->http.header_timeout_ms);
+	} else if (strcmp(f->name, "--http-idle-timeout") == 0) {
+		return duration_flag(f, &o->http.idle_timeout_ms);
 	} else if (strcmp(f->name, "--timeout") == 0) {
 		return duration_flag(f, &o->cfg.timeout_ms);
 	} else if (strcmp(f->name, "--startup-timeout") == 0) {
@@ -716,6 +749,7 @@ static int run(struct opts *o)
 		rc = cli_serve_stdio(&loop, gw, &queued);
 	} else {
 		http_token(o);
+		o->http.audit = audit;
 		rc = cli_serve_http(&loop, gw, &o->http);
 	}
 	if (queued.evictions || queued.peak > queued.max / 2)
@@ -778,6 +812,11 @@ int cli_gateway(int argc, char **argv)
 	o.http.session_idle_ms = 30 * 60 * 1000;
 	o.http.max_sessions = 10000;
 	o.http.max_body = o.cfg.max_message;
+	o.http.max_connections = 4096;
+	o.http.reserved_connections = SIZE_MAX;         /* an eighth, unless given */
+	o.http.max_per_address = SIZE_MAX;              /* half, unless given */
+	o.http.header_timeout_ms = 10000;
+	o.http.idle_timeout_ms = 30000;
 	rc = parse_args(argc - 2, argv + 2, &o);
 	o.http.max_body = o.cfg.max_message;
 	if (rc == 0 && o.max_queued < 2 * (uint64_t)o.cfg.max_message) {

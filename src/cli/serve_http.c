@@ -1,18 +1,27 @@
 /* The HTTP transports: Streamable HTTP at /mcp and legacy HTTP+SSE at /sse,
  * every HTTP session one gateway session.  SIGINT/SIGTERM end every session,
  * stop the servers, then the loop. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "audit/audit.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "cli/serve.h"
 #include "transport/mcp_http.h"
 
+/* Descriptors the gateway keeps for itself beside HTTP connections:
+ * servers' pipes, sandboxes, the audit log, libuv and MHD. */
+#define FD_HEADROOM 256
+#define MHD_EXTRA 64
+
 struct http_run {
 	uv_loop_t *loop;
 	struct gateway *gw;
+	struct aud_log *audit;
 	struct tp_mcp_http *mcp;
 	uv_signal_t sigint, sigterm;
 	bool stopping;
@@ -84,8 +93,69 @@ static void conn_cancel(void *sess, const char *rel, size_t rel_len)
 	gw_session_cancel(sess, rel, rel_len);
 }
 
+/* Every refusal at the door is an audit record (never the token). */
+static void conn_refused(void *ctx, const struct tp_http_refusal *rf)
+{
+	struct http_run *r = ctx;
+	struct aud_record a = { 0 };
+	char method[200];
+
+	if (!r->audit)
+		return;
+	if (rf->method)
+		snprintf(method, sizeof(method), "http %s %s", rf->method,
+			 rf->path ? rf->path : "");
+	else
+		snprintf(method, sizeof(method), "http connection");
+	a.method = method;
+	a.upstream_id = -1;
+	a.outcome = "refused";
+	a.error_code = (int)rf->status;
+	a.error = rf->reason;
+	a.peer = rf->peer;
+	aud_write(r->audit, &a);
+}
+
 static const struct tp_mcp_http_ops mcp_ops = { conn_open, conn_message, conn_close,
-						conn_cancel };
+						conn_cancel, conn_refused };
+
+/* HTTP connections are descriptors: raise the soft limit to the hard one,
+ * and keep the connection cap below what is left after the headroom. */
+static size_t fit_connections(size_t want)
+{
+	struct rlimit rl;
+	size_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return want;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			mg_debug("raised the open-file limit from %llu to %llu",
+				 (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+		else if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return want;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return want;
+	room = rl.rlim_cur > FD_HEADROOM + MHD_EXTRA + 16 ?
+	       (size_t)rl.rlim_cur - FD_HEADROOM - MHD_EXTRA : 16;
+	if (want > room) {
+		mg_warn("http: %zu connections do not fit the open-file limit (%llu); serving at "
+			"most %zu", want, (unsigned long long)rl.rlim_cur, room);
+		return room;
+	}
+	return want;
+}
+
+static unsigned seconds(uint64_t ms)
+{
+	uint64_t s = (ms + 999) / 1000;
+
+	return s > 86400 ? 86400 : (unsigned)s;
+}
 
 /* ---- stopping ---- */
 
@@ -127,7 +197,11 @@ int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_
 	struct tp_mcp_http_config cfg = {
 		.host = o->host, .port = o->port, .streamable = o->streamable, .sse = o->sse,
 		.token = o->token, .max_body = o->max_body, .max_sessions = o->max_sessions,
-		.max_connections = o->max_sessions + 64,
+		.max_connections = fit_connections(o->max_connections),
+		.reserved_connections = o->reserved_connections,
+		.max_per_address = o->max_per_address,
+		.header_timeout_s = seconds(o->header_timeout_ms),
+		.idle_timeout_s = seconds(o->idle_timeout_ms),
 		.stream_queue_max = 4 * gw_config_max_message(gw) + 65536,
 		.replay_max = 256u << 10, .session_idle_ms = o->session_idle_ms,
 		.versions = legacy_versions, .budget = o->budget,
@@ -136,6 +210,12 @@ int cli_serve_http(uv_loop_t *loop, struct gateway *gw, const struct serve_http_
 	memset(&r, 0, sizeof(r));
 	r.loop = loop;
 	r.gw = gw;
+	r.audit = o->audit;
+	if (cfg.reserved_connections >= cfg.max_connections)
+		cfg.reserved_connections = cfg.max_connections / 8;
+	if (cfg.max_per_address > cfg.max_connections)
+		cfg.max_per_address = o->max_per_address == SIZE_MAX ? cfg.max_connections / 2 :
+				      cfg.max_connections;
 	if (tp_mcp_http_start(loop, &cfg, &mcp_ops, &r, &r.mcp, &err)) {
 		fprintf(stderr, "mcpguard: %s\n", err.msg);
 		return 1;

@@ -178,7 +178,7 @@ void gw_session_error(struct gw_session *s, const char *id, size_t id_len, int c
 	char *line;
 	size_t len;
 
-	mg_buf_init(&b, 1 << 20);
+	mg_buf_init(&b, id_len + (1 << 20));   /* any id the client sent fits */
 	if (rpc_error_line(&b, id, id_len, code, msg, data)) {
 		mg_buf_release(&b);
 		return;

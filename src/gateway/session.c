@@ -753,9 +753,18 @@ void gw_session_recv(struct gw_session *s, const char *line, size_t len)
 		struct gw_backlog *b;
 
 		if (s->backlog_len >= MAX_BACKLOG) {
-			gw_session_error(s, NULL, 0, RPC_INTERNAL_ERROR,
+			/* Answered with its id: over HTTP an answer without one
+			 * reaches no request. */
+			struct rpc_msg bm;
+			char bwhy[8];
+			char *bid = NULL;
+
+			if (rpc_parse(line, len, &bm, bwhy, sizeof(bwhy), &bid) == 0)
+				rpc_msg_release(&bm);
+			gw_session_error(s, bid, bid ? strlen(bid) : 0, RPC_INTERNAL_ERROR,
 					 "mcpguard: too many messages before initialize completed",
 					 NULL);
+			free(bid);
 			return;
 		}
 		b = mg_malloc(sizeof(*b) + len);

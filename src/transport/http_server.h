@@ -17,6 +17,14 @@
 struct tp_http_server;
 struct tp_http_req;
 
+struct tp_http_refusal {
+	const char *method;             /* "POST"...; NULL: a connection, before any request */
+	const char *path;               /* printable, cut; NULL with method */
+	const char *peer;               /* client address */
+	unsigned status;                /* what the client got (0: closed) */
+	const char *reason;
+};
+
 struct tp_http_server_ops {
 	/* Headers and body are complete.  Answer now or later with
 	 * tp_http_respond or tp_http_stream_open. */
@@ -25,15 +33,25 @@ struct tp_http_server_ops {
 	 * r is freed after this returns.  aborted: the peer left before the
 	 * end (for a stream: the client closed it). */
 	void (*on_done)(void *ctx, struct tp_http_req *r, bool aborted);
+	/* The head is complete and its framing sound; the body is not read
+	 * yet.  Answering now refuses the request (the connection closes
+	 * after the answer).  May be NULL. */
+	void (*on_head)(void *ctx, struct tp_http_req *r);
+	/* A refusal at the door (by this layer or the one above), for the
+	 * audit log.  May be NULL. */
+	void (*refused)(void *ctx, const struct tp_http_refusal *rf);
 };
 
 struct tp_http_config {
 	const char *host;               /* address to bind, e.g. "127.0.0.1" */
 	uint16_t port;                  /* 0: any free port */
 	size_t max_body;                /* larger bodies get 413 */
-	size_t max_connections;
+	size_t max_connections;         /* beyond: a new connection gets 503 */
+	size_t reserved_connections;    /* the last ones: established clients, /health */
+	size_t max_per_address;         /* connections from one client address */
 	size_t stream_queue_max;        /* bytes queued on one stream */
-	unsigned idle_timeout_s;        /* idle connections are closed */
+	unsigned header_timeout_s;      /* a head must be complete this soon (0: none) */
+	unsigned idle_timeout_s;        /* keep-alive and stalled connections are closed */
 	struct mg_budget *budget;       /* shared by all queued output, or NULL */
 };
 
@@ -53,6 +71,15 @@ const char *tp_http_header(const struct tp_http_req *r, const char *name);
 const char *tp_http_query(const struct tp_http_req *r, const char *name);
 const char *tp_http_body(const struct tp_http_req *r, size_t *len);
 bool tp_http_peer_is_loopback(const struct tp_http_req *r);
+const char *tp_http_peer(const struct tp_http_req *r);
+/* More connections than max - reserved are open: serve only /health and
+ * established clients. */
+bool tp_http_under_pressure(const struct tp_http_req *r);
+/* The connection carried an authorised request: it is never shed. */
+void tp_http_set_established(struct tp_http_req *r);
+bool tp_http_is_established(const struct tp_http_req *r);
+/* Log (rate-limited) and report a refusal the caller has answered. */
+void tp_http_refused(struct tp_http_req *r, unsigned status, const char *reason);
 void tp_http_set_data(struct tp_http_req *r, void *data);
 void *tp_http_get_data(const struct tp_http_req *r);
 

@@ -25,6 +25,7 @@
 #include "base/time.h"
 #include "json/jx.h"
 #include "rpc/msg.h"
+#include "transport/http_door.h"
 #include "transport/http_server.h"
 
 #define SWEEP_MS 5000
@@ -111,16 +112,19 @@ static void reap(uv_timer_t *t);
 /* ---- small answers ---- */
 
 /* A JSON-RPC error as an HTTP answer; id is the request's id text, or
- * NULL when the request could not be read that far. */
+ * NULL when the request could not be read that far.  A 4xx or 5xx is a
+ * refusal at the door: logged (rate-limited) and audited. */
 static void answer_error(struct tp_http_req *r, unsigned status, const char *id, size_t id_len,
 			 int code, const char *msg, const char *const *headers)
 {
 	struct mg_buf b;
 
-	mg_buf_init(&b, 4096);
+	mg_buf_init(&b, id_len + 4096);
 	rpc_error_line(&b, id, id_len, code, msg, NULL);
 	tp_http_respond(r, status, "application/json", b.data, b.len, headers);
 	mg_buf_release(&b);
+	if (status >= 400)
+		tp_http_refused(r, status, msg);
 }
 
 static void answer_json_error(struct tp_http_req *r, unsigned status, int code, const char *msg,
@@ -166,12 +170,11 @@ static bool origin_allowed(struct tp_mcp_http *h, const char *origin, const char
 
 	if (!origin)
 		return true;            /* not a browser */
-	if (mg_starts_with(origin, "http://"))
-		rest = origin + 7;
-	else if (mg_starts_with(origin, "https://"))
-		rest = origin + 8;
-	else
+	/* This endpoint speaks plain HTTP: an https:// origin is another
+	 * origin, even with the same host and port. */
+	if (!mg_starts_with(origin, "http://"))
 		return false;
+	rest = origin + 7;
 	/* Same origin, or another name of this same loopback endpoint. */
 	return (host && strcasecmp(rest, host) == 0) ||
 	       (!all_interfaces(h->cfg.host) && host_allowed(h, rest));
@@ -198,6 +201,7 @@ static bool authorized(struct tp_mcp_http *h, struct tp_http_req *r)
 	       sodium_memcmp(auth, h->cfg.token, tl) == 0;     /* constant time */
 }
 
+/* Called with the head complete, before the body is read. */
 static bool door(struct tp_mcp_http *h, struct tp_http_req *r)
 {
 	static const char *const www[] = { "WWW-Authenticate", "Bearer realm=\"mcpguard\"", NULL };
@@ -647,28 +651,25 @@ struct peek {
 	struct jx_span claim;           /* params._meta protocolVersion; len 0 = none */
 };
 
-/* What kind of message a body is, without a full parse (the gateway
- * parses it).  Malformed text: -EINVAL. */
-static int peek_message(const char *body, size_t len, struct peek *p)
+/* What a body is, from the one strict parse (the gateway's parse of the
+ * same bytes cannot disagree).  A body that fails it is answered here:
+ * 400 with the JSON-RPC error, naming the id only when it is known. */
+static bool classify(struct tp_http_req *r, const char *body, size_t len, struct peek *p)
 {
-	static const char *const mpath[] = { "method" };
-	static const char *const ipath[] = { "id" };
-	struct jx_span m;
-	int rm, ri;
-
-	static const char *const cpath[] = { "params", "_meta", "io.modelcontextprotocol/protocolVersion" };
+	struct tp_door_msg dm;
 
 	memset(p, 0, sizeof(*p));
-	if (jx_find(body, len, cpath, 3, &p->claim))
-		p->claim.len = 0;
-	rm = jx_find(body, len, mpath, 1, &m);
-	p->method = rm == 0 ? m : (struct jx_span){ 0, 0 };
-	ri = jx_find(body, len, ipath, 1, &p->id);
-	if (rm == -EINVAL || ri == -EINVAL)
-		return -EINVAL;
-	p->request = rm == 0 && ri == 0;
-	p->initialize = rm == 0 && m.len == 12 && memcmp(body + m.off, "\"initialize\"", 12) == 0;
-	return 0;
+	if (tp_door_classify(body, len, &dm)) {
+		answer_error(r, 400, dm.id.len ? body + dm.id.off : NULL, dm.id.len, dm.code, dm.why,
+			     NULL);
+		return false;
+	}
+	p->request = dm.kind == RPC_REQUEST;
+	p->initialize = dm.initialize;
+	p->id = dm.id;
+	p->method = dm.method;
+	p->claim = dm.claim;
+	return true;
 }
 
 /* Hand a POSTed request up; answer at once if something came back,
@@ -803,7 +804,7 @@ static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 	struct exchange *ex;
 	struct peek pk;
 	const char *body;
-	size_t len, i = 0;
+	size_t len;
 
 	body = tp_http_body(r, &len);
 	if (!ctype || !mg_starts_with(ctype, "application/json")) {
@@ -815,16 +816,8 @@ static void post_mcp(struct tp_mcp_http *h, struct tp_http_req *r)
 				  "Accept must list application/json and text/event-stream", NULL);
 		return;
 	}
-	while (i < len && strchr(" \t\r\n", body[i]))
-		i++;
-	if (i < len && body[i] == '[') {
-		answer_json_error(r, 400, -32600, "JSON-RPC batches are not supported", NULL);
+	if (!classify(r, body, len, &pk))
 		return;
-	}
-	if (peek_message(body, len, &pk)) {
-		answer_json_error(r, 400, -32700, "Parse error: the body is not a JSON object", NULL);
-		return;
-	}
 	/* The body decides the era: a protocolVersion claim in _meta is the
 	 * stateless 2026-07-28 protocol; a modern header without one is a
 	 * modern request missing its _meta. */
@@ -1009,6 +1002,7 @@ static void post_legacy_message(struct tp_mcp_http *h, struct tp_http_req *r)
 	struct tp_mcp_conn *c;
 	const char *sid = tp_http_query(r, "sessionId");
 	const char *body;
+	struct peek pk;
 	size_t len;
 
 	if (!sid) {
@@ -1020,6 +1014,8 @@ static void post_legacy_message(struct tp_mcp_http *h, struct tp_http_req *r)
 		return;
 	}
 	body = tp_http_body(r, &len);
+	if (!classify(r, body, len, &pk))
+		return;
 	h->ops->message(c->upper, body, len);
 	tp_http_respond(r, 202, "text/plain", "Accepted", 8, NULL);
 }
@@ -1040,8 +1036,6 @@ static void on_request(void *ctx, struct tp_http_req *r)
 		tp_http_respond(r, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
 		return;
 	}
-	if (!door(h, r))
-		return;
 	if (h->cfg.streamable && strcmp(path, "/mcp") == 0) {
 		const char *v = tp_http_header(r, "MCP-Protocol-Version");
 
@@ -1120,7 +1114,53 @@ static void on_done(void *ctx, struct tp_http_req *r, bool aborted)
 	conn_maybe_free(c);
 }
 
-static const struct tp_http_server_ops http_ops = { on_request, on_done };
+/* Does the request name a live session of its credential (or, stateless,
+ * its principal's)?  Those are served when connections run short. */
+static bool has_session(struct tp_mcp_http *h, struct tp_http_req *r)
+{
+	const char *sid = tp_http_header(r, "Mcp-Session-Id");
+	unsigned char cred[32];
+	struct tp_mcp_conn *c;
+
+	if (!sid)
+		sid = tp_http_query(r, "sessionId");
+	if (sid && conn_find(h, r, sid))
+		return true;
+	cred_hash(h->cfg.token ? tp_http_header(r, "Authorization") : NULL, cred);
+	c = mg_map_get(&h->principals, cred, sizeof(cred));
+	return c && !c->closing;
+}
+
+/* The head is in, the body not yet: refusals here cost no body. */
+static void on_head(void *ctx, struct tp_http_req *r)
+{
+	static const char *const retry[] = { "Retry-After", "1", NULL };
+	struct tp_mcp_http *h = ctx;
+
+	if (h->stopping) {
+		answer_json_error(r, 503, -32600, "the gateway is stopping", retry);
+		return;
+	}
+	if (strcmp(tp_http_path(r), "/health") == 0)
+		return;
+	if (!door(h, r))
+		return;
+	if (tp_http_under_pressure(r) && !tp_http_is_established(r) && !has_session(h, r)) {
+		answer_json_error(r, 503, -32600, "too many connections: retry later", retry);
+		return;
+	}
+	tp_http_set_established(r);
+}
+
+static void on_refused(void *ctx, const struct tp_http_refusal *rf)
+{
+	struct tp_mcp_http *h = ctx;
+
+	if (h->ops->refused)
+		h->ops->refused(h->ctx, rf);
+}
+
+static const struct tp_http_server_ops http_ops = { on_request, on_done, on_head, on_refused };
 
 /* ---- timers: upper closes, idle expiry ---- */
 
@@ -1164,7 +1204,10 @@ int tp_mcp_http_start(uv_loop_t *loop, const struct tp_mcp_http_config *cfg,
 	struct tp_http_config hc = {
 		.host = cfg->host, .port = cfg->port, .max_body = cfg->max_body,
 		.max_connections = cfg->max_connections,
-		.stream_queue_max = cfg->stream_queue_max, .idle_timeout_s = 0,
+		.reserved_connections = cfg->reserved_connections,
+		.max_per_address = cfg->max_per_address,
+		.stream_queue_max = cfg->stream_queue_max,
+		.header_timeout_s = cfg->header_timeout_s, .idle_timeout_s = cfg->idle_timeout_s,
 		.budget = cfg->budget,
 	};
 	int rc;

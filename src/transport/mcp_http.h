@@ -15,6 +15,7 @@
 
 #include "base/budget.h"
 #include "base/err.h"
+#include "transport/http_server.h"
 
 struct tp_mcp_http;
 struct tp_mcp_conn;             /* one client session */
@@ -32,6 +33,9 @@ struct tp_mcp_http_ops {
 	/* 2026-07-28: the client closed a request's stream before its answer
 	 * (that is the cancel).  rel: the request's id text. */
 	void (*cancel)(void *sess, const char *rel, size_t rel_len);
+	/* A request or connection refused at the door (already answered), for
+	 * the audit log; ctx is tp_mcp_http_start's.  May be NULL. */
+	void (*refused)(void *ctx, const struct tp_http_refusal *rf);
 };
 
 struct tp_mcp_http_config {
@@ -42,7 +46,11 @@ struct tp_mcp_http_config {
 	const char *token;              /* bearer token; NULL = no authentication */
 	size_t max_body;                /* 413 beyond */
 	size_t max_sessions;
-	size_t max_connections;
+	size_t max_connections;         /* TCP connections; past it, 503 */
+	size_t reserved_connections;    /* the last ones: /health and established clients */
+	size_t max_per_address;         /* TCP connections from one client address */
+	unsigned header_timeout_s;      /* a request head must arrive this soon */
+	unsigned idle_timeout_s;        /* idle keep-alive connections are closed */
 	size_t stream_queue_max;        /* per stream */
 	size_t replay_max;              /* bytes of events kept per session for resumption */
 	uint64_t session_idle_ms;       /* sessions idle this long are closed */
