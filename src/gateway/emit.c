@@ -91,7 +91,7 @@ static char *refusal(struct gw_session *s, const char *rel, size_t rel_len, cons
 	struct mg_buf b;
 	json_t *r;
 
-	mg_buf_init(&b, 1 << 20);
+	mg_buf_init(&b, rel_len + (1 << 20));   /* any id the client sent fits */
 	if (method && strcmp(method, "tools/call") == 0) {
 		r = json_pack("{s[{ssss}]sb}", "content", "type", "text", "text", reason, "isError", 1);
 		rpc_result_line(&b, rel, rel_len, r);
