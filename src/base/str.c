@@ -190,3 +190,14 @@ bool mg_glob_match(const char *pat, const char *s)
 		pat++;
 	return *pat == '\0';
 }
+
+int mg_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

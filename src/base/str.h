@@ -28,6 +28,8 @@ void mg_strv_free(char **v);
 /* Append a copy of s to a NULL-terminated vector (realloc'd). */
 char **mg_strv_push(char **v, const char *s);
 
+/* The value of one hex digit, or -1. */
+int mg_hexval(int c);
 /* Glob match supporting '*' (any run) and '?' (one char). */
 bool mg_glob_match(const char *pattern, const char *s);
 

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/str.h"
 
 #define CHECK "secrets"
 #define MAX_HITS 64
@@ -68,14 +69,6 @@ static int scan_into(struct leak_check *lc, const char *text, size_t len, struct
 	return n;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 32);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decode text into out, with map[i] the offset in text of the
  * byte out[i] came from (map[out->len] = len).  0: nothing decoded. */
 static int pct_decode(struct leak_check *lc, unsigned lvl, const char *text, size_t len)
@@ -89,8 +82,8 @@ static int pct_decode(struct leak_check *lc, unsigned lvl, const char *text, siz
 		lc->map[lvl] = mg_realloc(lc->map[lvl], (len + 1) * sizeof(size_t));
 	}
 	for (size_t i = 0; i < len;) {
-		int hi = i + 2 < len && text[i] == '%' ? hexval(text[i + 1]) : -1;
-		int lo = hi >= 0 ? hexval(text[i + 2]) : -1;
+		int hi = i + 2 < len && text[i] == '%' ? mg_hexval(text[i + 1]) : -1;
+		int lo = hi >= 0 ? mg_hexval(text[i + 2]) : -1;
 
 		lc->map[lvl][out->len] = i;
 		if (lo >= 0) {

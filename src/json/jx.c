@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/str.h"
 
 json_t *jx_parse(const char *raw, size_t len, json_error_t *err)
 {
@@ -123,17 +124,6 @@ static int skip_value(struct scan *s)
 	return depth == 0 ? 0 : -EINVAL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int read_u4(const char *p, const char *end, unsigned *out)
 {
 	unsigned v = 0;
@@ -141,7 +131,7 @@ static int read_u4(const char *p, const char *end, unsigned *out)
 	if (end - p < 4)
 		return -EINVAL;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = mg_hexval(p[i]);
 		if (h < 0)
 			return -EINVAL;
 		v = (v << 4) | (unsigned)h;

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "base/mem.h"
+#include "base/str.h"
 
 #define CONN_TOKENS_MAX 32
 
@@ -334,17 +335,6 @@ void eg_body_init(struct eg_body *b, const struct eg_request *req)
 	}
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A byte allowed in a chunk extension or a trailer line: visible, SP, HTAB
  * or obs-text; never CR, LF, NUL or another control. */
 static bool line_byte(unsigned char c)
@@ -361,7 +351,7 @@ static int chunk_byte(struct eg_body *b, unsigned char c)
 		return -EPROTO;
 	switch (b->state) {
 	case CH_SIZE:
-		if ((v = hex_value(c)) >= 0) {
+		if ((v = mg_hexval(c)) >= 0) {
 			if (++b->digits > CH_SIZE_DIGITS)
 				return -EPROTO;
 			b->left = b->left * 16 + (uint64_t)v;

@@ -14,23 +14,21 @@
 // checks too); RSS is measured on the release binary (build/mcpguard), since
 // shadow memory would hide what the gateway holds.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fixtureBin, gatewayBin, root, tempDir, writeCatalog } from './lib.mjs';
+import { fixtureBin, gatewayBin, killAll, root, spawnHttpGateway, stopHttpGateway, tempDir, writeCatalog } from './lib.mjs';
 
 const releaseBin = process.env.MCPGUARD_RELEASE_BIN || path.join(root, 'build/mcpguard');
 const TOKEN = 'budget-token-0123456789abcdef';
 const LIMIT_CODE = -32010;
 const NOFILE = 2048;
 
-const running = new Set();
 const dirs = [];
 after(() => {
-  for (const p of running) p.kill('SIGKILL');
+  killAll();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -39,39 +37,11 @@ after(() => {
 function startGateway(catalog, extra = [], { nofile, transport = 'streaming', bin = gatewayBin } = {}) {
   const args = ['gateway', 'run', '--catalog', catalog, '--transport', transport, '--port', '0',
     '--no-cache', '--workspace-dir', path.join(path.dirname(catalog), 'ws'), ...extra];
-  const [cmd, argv] = nofile ? ['prlimit', [`--nofile=${nofile}:${nofile}`, bin, ...args]]
-    : [bin, args];
-  const proc = spawn(cmd, argv, {
-    env: { ...process.env, MCP_GATEWAY_AUTH_TOKEN: TOKEN, ASAN_OPTIONS: 'detect_leaks=1:exitcode=23',
-      UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  running.add(proc);
-  const gw = { proc, stderr: '' };
-  gw.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    running.delete(proc);
-    resolve({ code, signal });
-  }));
-  return new Promise((resolve, reject) => {
-    proc.stderr.on('data', (d) => {
-      gw.stderr += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(gw.stderr);
-      if (m && !gw.port) {
-        gw.port = Number(m[1]);
-        resolve(gw);
-      }
-    });
-    gw.exited.then(({ code }) => reject(new Error(`gateway exited ${code}:\n${gw.stderr}`)));
-  });
+  return spawnHttpGateway(args, { bin, prefix: nofile ? ['prlimit', `--nofile=${nofile}:${nofile}`] : [],
+    env: { MCP_GATEWAY_AUTH_TOKEN: TOKEN } });
 }
 
-async function stopGateway(gw) {
-  gw.proc.kill('SIGTERM');
-  const { code, signal } = await gw.exited;
-  assert.equal(signal, null, `gateway killed by ${signal}\n${gw.stderr.slice(-4000)}`);
-  assert.equal(code, 0, `gateway exited ${code}\n${gw.stderr.slice(-4000)}`);
-  assert.doesNotMatch(gw.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
-}
+const stopGateway = stopHttpGateway;
 
 function vm(pid, field) {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

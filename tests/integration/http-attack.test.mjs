@@ -12,7 +12,7 @@
 // (d) an https:// Origin on this plain-HTTP endpoint gets 403;
 // (e) no other process can bind the gateway's port.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -20,7 +20,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { fixtureBin, gatewayBin, killAll, readAudit, root, tempDir, writeCatalog } from './lib.mjs';
+import { fixtureBin, gatewayBin, killAll, readAudit, root, spawnHttpGateway, stopHttpGateway, tempDir, writeCatalog } from './lib.mjs';
 
 after(killAll);
 
@@ -31,48 +31,20 @@ const AUTH = `Bearer ${TOKEN}`;
 const releaseBin = process.env.MCPGUARD_RELEASE_BIN || path.join(root, 'build/mcpguard');
 const sanitizerReport = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/;
 
-const live = new Set();
-after(() => { for (const p of live) p.kill('SIGKILL'); });
+after(killAll);
 
 // Start a gateway on a free port; resolves when it says where it listens.
-function startGateway(extra = [], { bin = gatewayBin, prefix = [], port = 0, env = {} } = {}) {
+async function startGateway(extra = [], { bin = gatewayBin, prefix = [], port = 0, env = {} } = {}) {
   const dir = tempDir('mcpguard-attack-');
   const catalog = writeCatalog(dir, { fixture: { command: [fixtureBin] } });
   const audit = path.join(dir, 'audit.jsonl');
   const args = ['gateway', 'run', '--catalog', catalog, '--transport', 'streaming,sse', '--port', String(port),
     '--no-cache', '--audit-log', audit, '--workspace-dir', path.join(dir, 'ws'), ...extra];
-  const [cmd, argv] = prefix.length ? [prefix[0], [...prefix.slice(1), bin, ...args]] : [bin, args];
-  const proc = spawn(cmd, argv, {
-    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:exitcode=23', MCP_GATEWAY_AUTH_TOKEN: TOKEN, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  live.add(proc);
-  const gw = { proc, dir, audit, stderr: '' };
-  gw.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    live.delete(proc);
-    resolve({ code, signal });
-  }));
-  return new Promise((resolve, reject) => {
-    proc.stderr.on('data', (d) => {
-      gw.stderr += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(gw.stderr);
-      if (m && !gw.port) {
-        gw.port = Number(m[1]);
-        gw.base = `http://127.0.0.1:${gw.port}`;
-        resolve(gw);
-      }
-    });
-    gw.exited.then(({ code, signal }) => reject(new Error(`gateway exited ${code ?? signal}:\n${gw.stderr}`)));
-  });
+  const gw = await spawnHttpGateway(args, { bin, prefix, env: { MCP_GATEWAY_AUTH_TOKEN: TOKEN, ...env } });
+  return Object.assign(gw, { dir, audit });
 }
 
-async function stopGateway(gw) {
-  gw.proc.kill('SIGTERM');
-  const { code, signal } = await gw.exited;
-  assert.equal(signal, null, `gateway killed by ${signal}\n${gw.stderr.slice(-4000)}`);
-  assert.equal(code, 0, `gateway exited ${code}\n${gw.stderr.slice(-4000)}`);
-  assert.doesNotMatch(gw.stderr, sanitizerReport);
-}
+const stopGateway = stopHttpGateway;
 
 // A bound on waiting for something that must happen: a hang on a broken
 // gateway fails the test with a message instead of stalling the run.

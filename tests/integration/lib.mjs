@@ -159,6 +159,45 @@ export class GatewayTransport {
   }
 }
 
+// Start a gateway over HTTP (its args include --port 0 or a port), under
+// the given command prefix (e.g. prlimit); resolves once its log says
+// where it listens: { proc, stderr, port, base, exited }.
+export function spawnHttpGateway(args, { bin = gatewayBin, prefix = [], env = {} } = {}) {
+  const [cmd, argv] = prefix.length ? [prefix[0], [...prefix.slice(1), bin, ...args]] : [bin, args];
+  const proc = spawn(cmd, argv, {
+    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:exitcode=23',
+      UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  live.add(proc);
+  const gw = { proc, stderr: '' };
+  gw.exited = new Promise((resolve) => proc.on('close', (code, signal) => {
+    live.delete(proc);
+    resolve({ code, signal });
+  }));
+  return new Promise((resolve, reject) => {
+    proc.stderr.on('data', (d) => {
+      gw.stderr += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(gw.stderr);
+      if (m && !gw.port) {
+        gw.port = Number(m[1]);
+        gw.base = `http://127.0.0.1:${gw.port}`;
+        resolve(gw);
+      }
+    });
+    gw.exited.then(({ code, signal }) => reject(new Error(`gateway exited ${code ?? signal}:\n${gw.stderr}`)));
+  });
+}
+
+// SIGTERM, then assert a clean exit with no sanitizer report.
+export async function stopHttpGateway(gw) {
+  gw.proc.kill('SIGTERM');
+  const { code, signal } = await gw.exited;
+  assert.equal(signal, null, `gateway killed by ${signal}\n${gw.stderr.slice(-4000)}`);
+  assert.equal(code, 0, `gateway exited ${code}\n${gw.stderr.slice(-4000)}`);
+  assert.doesNotMatch(gw.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
+}
+
 // Start a gateway on the given catalog and connect a client to it.
 export async function connect(args, { capabilities = {}, env, bin, cwd } = {}) {
   const transport = new GatewayTransport(args, { env, bin, cwd });
