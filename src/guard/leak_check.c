@@ -56,13 +56,15 @@ static bool owns(const struct leak_check *lc, int secret, const char *server)
 	return false;
 }
 
-/* Scan text; -E2BIG (more needles than a scan follows) is one hit over
- * the whole text. */
+/* Scan text; -E2BIG (more needles than a scan follows) or a full array is
+ * one hit over the whole text. */
 static int scan_into(struct leak_check *lc, const char *text, size_t len, struct gd_hit *hits)
 {
 	int n = gd_leak_scan(lc->leak, text, len, hits, MAX_HITS);
 
-	if (n == -E2BIG) {
+	/* more hits than kept (MAX_HITS means some may be missing): the
+	 * whole string goes, never a part of what it holds */
+	if (n == -E2BIG || n == MAX_HITS) {
 		hits[0] = (struct gd_hit){ 0, len, -1, "many-secrets", NULL };
 		n = 1;
 	}
@@ -147,6 +149,10 @@ static int scan(struct leak_check *lc, const char *text, size_t len)
 			return m;
 		total = add_mapped(lc->hits, total, lc->more, m, lc->map[1], lc->map[0]);
 	}
+	if (total >= MAX_HITS) {
+		lc->hits[0] = (struct gd_hit){ 0, len, -1, "many-secrets", NULL };
+		return 1;
+	}
 	if (total > 1) {
 		size_t k = 0;
 
@@ -221,6 +227,14 @@ static int judge(struct walk *w, const struct jx_span *tok, const char *text, si
 		snprintf(detail, sizeof(detail), "%s%s%s", h->encoding ? h->encoding : "pattern",
 			 blob ? ", in a blob" : "", to_client ? "" : ", in a request");
 		if (!to_client) {
+			bool many = h->secret < 0 && strcmp(h->kind, "many-secrets") == 0;
+
+			if (many && lc->mode != GD_LEAK_LOG) {
+				gd_out_finding(w->out, CHECK, h->kind, detail);
+				gd_out_deny(w->out, "mcpguard refused this request: it carries more secret-like "
+					    "values than can be checked one by one");
+				return 1;
+			}
 			if (h->secret < 0 || owns(lc, h->secret, m->server)) {
 				if (h->secret < 0)
 					gd_out_finding(w->out, CHECK, h->kind, detail);

@@ -15,6 +15,8 @@
 
 #include "base/buf.h"
 #include "guard/leak.h"
+#include "guard/leak_check.h"
+#include "json/jx.h"
 
 /* A deterministic random tail of n characters from abc (test tokens are
  * made, never written out, so that nothing here is a real credential). */
@@ -331,6 +333,85 @@ static void test_many(void **state)
 	gd_leak_free(l);
 }
 
+static struct gd_check *new_check(enum gd_leak_mode mode)
+{
+	static char owner[] = "owner";
+	static char *const owners[] = { owner, NULL };
+	static char *const *const owner_list[] = { owners };
+	struct gd_secret s = { "KEY", "K3y-Value-0123456789", 20 };
+	struct gd_check *c = NULL;
+	char err[256];
+
+	assert_int_equal(gd_leak_check_new(&c, &s, owner_list, 1, mode, err, sizeof(err)), 0);
+	return c;
+}
+
+/* Run the check on msg; the edited message (or the message) in out. */
+static enum gd_verdict run_check(struct gd_check *c, enum gd_dir dir, const char *server,
+				 const char *msg, struct mg_buf *out, char *reason, size_t rlen)
+{
+	struct gd_msg m = { .dir = dir, .kind = dir == GD_TO_CLIENT ? GD_RESPONSE : GD_REQUEST,
+			    .raw = msg, .len = strlen(msg), .method = "tools/call", .server = server };
+	struct gd_out *o = mg_calloc(1, sizeof(*o));
+	enum gd_verdict v;
+
+	assert_int_equal(c->run(c, &m, o), 0);
+	v = o->verdict;
+	mg_buf_reset(out);
+	if (v == GD_EDIT)
+		assert_int_equal(jx_splice(msg, strlen(msg), o->edits, o->n_edits, out), 0);
+	else
+		mg_buf_adds(out, msg);
+	snprintf(reason, rlen, "%s", o->reason);
+	gd_out_reset(o);
+	free(o);
+	return v;
+}
+
+static void test_check_directions_and_overflow(void **state)
+{
+	struct gd_check *c = new_check(GD_LEAK_REDACT);
+	struct mg_buf out, big;
+	char reason[512];
+	json_error_t je;
+	json_t *j;
+
+	mg_buf_init(&out, 1 << 22);
+	/* to a client: redacted, the rest kept */
+	assert_int_equal(run_check(c, GD_TO_CLIENT, "other",
+				   "{\"result\":{\"text\":\"a K3y-Value-0123456789 b\"}}", &out, reason,
+				   sizeof(reason)), GD_EDIT);
+	assert_string_equal(out.data, "{\"result\":{\"text\":\"a [REDACTED:KEY] b\"}}");
+	/* a blob stays base64 (of the redacted bytes) */
+	assert_int_equal(run_check(c, GD_TO_CLIENT, "other",
+				   "{\"blob\":\"eCBLM3ktVmFsdWUtMDEyMzQ1Njc4OSB5\"}", &out, reason,
+				   sizeof(reason)), GD_EDIT);
+	assert_string_equal(out.data, "{\"blob\":\"eCBbUkVEQUNURUQ6S0VZXSB5\"}");
+	/* to a server: its own secret passes, another's is refused */
+	assert_int_equal(run_check(c, GD_TO_SERVER, "owner", "{\"params\":{\"k\":\"K3y-Value-0123456789\"}}",
+				   &out, reason, sizeof(reason)), GD_PASS);
+	assert_int_equal(run_check(c, GD_TO_SERVER, "other", "{\"params\":{\"k\":\"K3y-Value-0123456789\"}}",
+				   &out, reason, sizeof(reason)), GD_DENY);
+	assert_non_null(strstr(reason, "'KEY'"));
+	/* more hits than a scan keeps: the whole string goes; a request so
+	 * full is refused even towards the owner */
+	mg_buf_init(&big, 1 << 22);
+	mg_buf_adds(&big, "{\"result\":{\"text\":\"");
+	for (int i = 0; i < 200; i++)
+		mg_buf_adds(&big, "K3y-Value-0123456789 ");
+	mg_buf_adds(&big, "\"}}");
+	assert_int_equal(run_check(c, GD_TO_CLIENT, "other", big.data, &out, reason, sizeof(reason)), GD_EDIT);
+	j = jx_parse(out.data, out.len, &je);
+	assert_non_null(j);
+	assert_null(strstr(out.data, "K3y-Value"));
+	json_decref(j);
+	big.data[2] = 'p';      /* "result" -> "pesult": any request */
+	assert_int_equal(run_check(c, GD_TO_SERVER, "owner", big.data, &out, reason, sizeof(reason)), GD_DENY);
+	mg_buf_release(&big);
+	mg_buf_release(&out);
+	c->free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_known_secret_encodings),
 		cmocka_unit_test(test_redact_keeps_the_rest),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_check_directions_and_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
