@@ -6,7 +6,7 @@
 // owner still gets its secret; benign results pass untouched; nothing of a
 // value reaches the audit log, stderr or the list cache.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,8 @@ import {
   CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
-  connect, finish, gatewayBin, modules, node, officialServer, readAudit, root, tempDir, writeCatalog,
+  connect, finish, gatewayBin, modules, node, officialServer, readAudit, root, tempDir, waitFor,
+  writeCatalog,
 } from './lib.mjs';
 
 import { shapes } from '../fixtures/hostile_shapes.mjs';
@@ -274,6 +275,34 @@ describe('secrets reach only their owner', () => {
     check([lines[0], lines[2], lines[1], ...lines.slice(3)], /broken at line 2:/);
     check(lines.slice(0, -2), null);
     check(lines.slice(0, -2), /records were removed from its end/, '--head', head);
+  });
+
+  it('mcpguard logs filters the audit log and follows it', async () => {
+    const logs = (...a) => spawnSync(gatewayBin, ['logs', '--file', audit, ...a], { encoding: 'utf8' });
+    let r = logs('--json', '--decision', 'redacted,refused', '--server', 'hostile');
+    assert.equal(r.status, 0, r.stderr);
+    const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(recs.length > 5);
+    assert.ok(recs.every((x) => ['redacted', 'refused'].includes(x.outcome) && x.server === 'hostile'));
+    r = logs('--tool', 'hostile__rec*', '--decision', 'refused');
+    assert.match(r.stdout, /refused\s+hostile\s+tools\/call\s+hostile__record\s+\[secrets: OWNER_SECRET/);
+    assert.doesNotMatch(r.stdout, /hostile__leak/);
+    r = logs('--since', '1h', '--session', 'no-such-session');
+    assert.equal(r.stdout, '');
+    // --follow prints what is appended, as it is appended
+    const f = path.join(dir, 'follow.jsonl');
+    fs.writeFileSync(f, '{"seq":1,"outcome":"ok","method":"first"}\n');
+    const p = spawn(gatewayBin, ['logs', '--file', f, '--follow', '--json']);
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    const seen = (re) => waitFor(() => re.test(out), 20000).then((ok) => {
+      assert.ok(ok, `logs --follow printed ${JSON.stringify(out)}; stderr ${err}`);
+    });
+    await seen(/"first"/);
+    fs.appendFileSync(f, '{"seq":2,"outcome":"blocked","method":"second"}\n');
+    await seen(/"second"/);
+    p.kill('SIGTERM');
   });
 
   it('benign results of the official servers come through byte-identical', async () => {
