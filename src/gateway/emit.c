@@ -23,6 +23,7 @@ static void hold_line(struct gw_session *s, struct gw_out *o)
 	b->rel = o->rel ? mg_memdup0(o->rel, o->rel_len) : NULL;
 	b->rel_len = o->rel_len;
 	b->final = o->final;
+	b->waiting = false;
 	free(o->line);
 	mg_list_add_tail(&s->held, &b->node);
 }
@@ -55,6 +56,22 @@ static int send_now(struct gw_session *s, struct gw_out *o)
 	return rc;
 }
 
+/* Send what is held, in order, up to a message a check still holds. */
+static void release_session(struct gw_session *s)
+{
+	while (!mg_list_empty(&s->held) && !s->closed) {
+		struct gw_backlog *b = mg_container_of(s->held.next, struct gw_backlog, node);
+		struct gw_out o;
+
+		if (b->waiting)
+			break;
+		o = (struct gw_out){ mg_memdup0(b->line, b->len), b->len, b->rel, b->rel_len, b->final };
+		mg_list_del(&b->node);
+		send_now(s, &o);
+		gw_backlog_free(b);
+	}
+}
+
 void gw_sessions_release_held(uv_timer_t *t)
 {
 	struct gateway *gw = t->data;
@@ -69,15 +86,7 @@ void gw_sessions_release_held(uv_timer_t *t)
 			wait = !wait || w < wait ? w : wait;
 			continue;
 		}
-		while (!mg_list_empty(&s->held) && !s->closed) {
-			struct gw_backlog *b = mg_container_of(s->held.next, struct gw_backlog, node);
-			struct gw_out o = { mg_memdup0(b->line, b->len), b->len, b->rel, b->rel_len,
-					    b->final };
-
-			mg_list_del(&b->node);
-			send_now(s, &o);
-			gw_backlog_free(b);
-		}
+		release_session(s);
 	}
 	if (wait)
 		uv_timer_start(t, gw_sessions_release_held, wait / 1000 + 1, 0);
@@ -114,6 +123,76 @@ static bool has_member(const char *line, size_t len, const char *name)
 	return jx_find(line, len, path, 1, &sp) == 0;
 }
 
+/* A message to a client that a check holds: its place in the session's
+ * output (what follows waits behind it), and the method it answers. */
+struct emit_wait {
+	struct gw_backlog *slot;
+	char *method;
+};
+
+struct emit_arg {
+	const char *rel, *method;
+	size_t rel_len;
+	bool final;
+};
+
+static void *emit_make(struct gw_session *s, void *arg)
+{
+	struct emit_arg *a = arg;
+	struct emit_wait *w = MG_NEW(struct emit_wait);
+	struct gw_backlog *b = mg_malloc(sizeof(*b));
+
+	b->len = 0;
+	b->rel = a->rel ? mg_memdup0(a->rel, a->rel_len) : NULL;
+	b->rel_len = a->rel_len;
+	b->final = a->final;
+	b->waiting = true;
+	mg_list_add_tail(&s->held, &b->node);
+	w->slot = b;
+	w->method = a->method ? mg_strdup(a->method) : NULL;
+	return w;
+}
+
+static void emit_wait_free(void *ctx)
+{
+	struct emit_wait *w = ctx;
+
+	free(w->method);
+	free(w);
+}
+
+/* Decided: the message (or the refusal of a response) takes its place in
+ * the output; a stopped notification or request leaves only a gap. */
+static void emit_done(struct gw_session *s, void *ctx, enum gd_verdict v, char *line, size_t len,
+		      const char *reason)
+{
+	struct emit_wait *w = ctx;
+	struct gw_backlog *slot = w->slot;
+
+	if (v == GD_DENY) {
+		free(line);
+		line = slot->final ? refusal(s, slot->rel, slot->rel_len, w->method, reason, &len) : NULL;
+	}
+	if (line) {
+		struct gw_backlog *b = mg_malloc(sizeof(*b) + len);
+
+		b->len = len;
+		memcpy(b->line, line, len);
+		b->rel = mg_steal(&slot->rel);
+		b->rel_len = slot->rel_len;
+		b->final = slot->final;
+		b->waiting = false;
+		mg_list_add_tail(&slot->node, &b->node);        /* just before the slot */
+		free(line);
+	}
+	mg_list_del(&slot->node);
+	gw_backlog_free(slot);
+	emit_wait_free(w);
+	if (mg_now_us() >= s->hold_until_us)
+		release_session(s);
+}
+
+
 int gw_session_emit(struct gw_session *s, char *line, size_t len, const char *rel, size_t rel_len,
 		    bool final, const struct gw_origin *from)
 {
@@ -134,6 +213,9 @@ int gw_session_emit(struct gw_session *s, char *line, size_t len, const char *re
 			.session = s->id,
 		};
 		char reason[512], method[96];
+		struct emit_arg arg = { rel, NULL, rel_len, final };
+		struct gw_wait_spec spec = { s, emit_make, &arg, emit_done, emit_wait_free, NULL };
+		enum gd_verdict v;
 
 		if (!m.method && m.kind != GD_RESPONSE) {
 			/* a notification or request: its own method */
@@ -145,7 +227,14 @@ int gw_session_emit(struct gw_session *s, char *line, size_t len, const char *re
 				m.method = method;
 			}
 		}
-		if (gw_pipeline_run(s->gw, &m, &line, &len, reason, sizeof(reason)) == GD_DENY) {
+		arg.method = m.method;
+		/* a server's request waits on the client: the server cannot be
+		 * told "later", so its requests are not held */
+		v = gw_pipeline_run(s->gw, &m, &line, &len, reason, sizeof(reason),
+				    m.kind == GD_REQUEST ? NULL : &spec);
+		if (v == GD_PENDING)
+			return 0;
+		if (v == GD_DENY) {
 			free(line);
 			if (!final)
 				return -EACCES;

@@ -111,6 +111,7 @@ struct gw_upstream {
 /* ---- an in-flight request ---- */
 
 struct gw_call;
+struct gw_hold;
 typedef void (*gw_internal_cb)(struct gw_call *c, struct rpc_msg *resp, const char *error);
 
 struct gw_call {
@@ -185,6 +186,9 @@ struct gw_session {
 	struct mg_map subs;             /* subscribed uris -> server */
 	struct mg_list held;            /* outgoing messages held back (gw_backlog) */
 	uint64_t hold_until_us;
+	struct mg_list holds;           /* messages a check holds (pipeline.c) */
+	size_t n_holds;
+	bool request_held;              /* the request being handled waits on a check */
 	struct mg_list backlog;         /* messages that arrived before initialize
 					   was answered (struct gw_backlog) */
 	size_t backlog_len;
@@ -198,6 +202,7 @@ struct gw_backlog {
 	char *rel;                      /* held output: what it belongs to */
 	size_t rel_len;
 	bool final;
+	bool waiting;                   /* a check holds it: what follows waits */
 	size_t len;
 	char line[];
 };
@@ -246,6 +251,7 @@ struct gateway {
 	struct sbx_filter filter;       /* seccomp, built once */
 	bool filter_ok;
 	struct gd_out check_out;        /* the checks' outcome, reused (pipeline.c) */
+	struct gw_hold *spare_hold;     /* the next wait handed to a check (pipeline.c) */
 	void (*shutdown_done)(struct gateway *gw, void *ctx);
 	void *shutdown_ctx;
 	/* limits.c */
@@ -372,11 +378,29 @@ void gw_call_touch(struct gw_call *c);
 struct gw_call *gw_related_call(struct gw_upstream *up, struct gw_session *s);
 
 /* pipeline.c */
+/* How a caller waits for a message a check holds.  When a check answers
+ * pending, make(arg) turns the caller's arg (valid during the call only)
+ * into the wait's ctx; done gets ctx, the verdict and the line (owned)
+ * once the checks have decided, exactly once; if the session closes
+ * first, ctx_free(ctx) runs instead. */
+struct gw_wait_spec {
+	struct gw_session *s;
+	void *(*make)(struct gw_session *s, void *arg);
+	void *arg;
+	void (*done)(struct gw_session *s, void *ctx, enum gd_verdict v, char *line, size_t len,
+		     const char *reason);
+	void (*ctx_free)(void *ctx);
+	void *ctx;                      /* set from make() */
+};
 /* Offer a message about to leave (line owned, with its newline) to every
- * check.  m's raw/len are set here.  On GD_EDIT the line and its length are the edited
- * bytes; on GD_DENY reason says why (the caller answers or drops). */
+ * check.  m's raw/len are set here.  On GD_EDIT the line and its length
+ * are the edited bytes; on GD_DENY reason says why (the caller answers or
+ * drops); on GD_PENDING the line was taken (*line is NULL) and spec.done
+ * comes later.  Without a spec (the caller cannot wait), pending denies. */
 enum gd_verdict gw_pipeline_run(struct gateway *gw, struct gd_msg *m, char **line, size_t *len,
-				char *reason, size_t reason_len);
+				char *reason, size_t reason_len, const struct gw_wait_spec *spec);
+/* The session closes: every message it has waiting is let go. */
+void gw_pipeline_session_closed(struct gw_session *s);
 void gw_pipeline_release(struct gateway *gw);
 
 /* emit.c: everything sent to a client leaves through these */

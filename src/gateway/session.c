@@ -56,6 +56,7 @@ struct gw_session *gw_session_open(struct gateway *gw, const struct gw_session_o
 	mg_map_init(&s->subs);
 	mg_list_init(&s->backlog);
 	mg_list_init(&s->held);
+	mg_list_init(&s->holds);
 	mg_list_init(&s->listeners);
 	mg_list_init(&s->bridges);
 	s->req_log_level = -1;
@@ -159,6 +160,7 @@ void gw_session_close(struct gw_session *s)
 	while (mg_map_next(&s->calls, &it, NULL, NULL, &v))
 		gw_call_cancel(v, "client session closed");
 	gw_s2c_session_closed(s);
+	gw_pipeline_session_closed(s);  /* before the held output it may wait in */
 	gw_modern_release(s);
 	drop_shared_subscriptions(s);
 	for (size_t i = 0; i < gw->n_servers; i++)
@@ -477,10 +479,10 @@ static void forward_now(struct gw_session *s, struct rpc_msg *m, const struct ro
 
 /* A request that a check stopped: a tool error the client can show for
  * tools/call, an invalid-params error otherwise. */
-static void refuse(struct gw_session *s, struct rpc_msg *m, const char *id, size_t idl,
+static void refuse(struct gw_session *s, const char *method, const char *id, size_t idl,
 		   const char *reason)
 {
-	if (strcmp(m->method, "tools/call") == 0) {
+	if (strcmp(method, "tools/call") == 0) {
 		gw_session_result(s, id, idl, json_pack("{s[{ssss}]sb}", "content", "type", "text",
 							"text", reason, "isError", 1));
 	} else {
@@ -491,8 +493,95 @@ static void refuse(struct gw_session *s, struct rpc_msg *m, const char *id, size
 	}
 }
 
+/* Checked bytes go on: parsed again when a check edited them. */
+static void forward_checked(struct gw_session *s, struct rpc_msg *m, const struct route *r,
+			    const char *id, size_t idl, enum gd_verdict v, const char *line, size_t len)
+{
+	struct rpc_msg edited;
+	char why[128], *idr = NULL;
+
+	if (v != GD_EDIT) {
+		forward_now(s, m, r, id, idl);
+		return;
+	}
+	if (rpc_parse(line, len - 1, &edited, why, sizeof(why), &idr)) {
+		free(idr);
+		refuse(s, m->method, id, idl, "mcpguard could not rewrite this request");
+		return;
+	}
+	forward_now(s, &edited, r, id, idl);
+	rpc_msg_release(&edited);
+}
+
+/* A request a check holds: what it needs to go on later (the route's
+ * names copied; the aggregate may change meanwhile). */
+struct held_request {
+	struct gw_server *srv;
+	char *exposed, *orig, *uri, *id, *method;
+	size_t idl;
+};
+
+struct held_arg {
+	const struct route *r;
+	const char *id, *method;
+	size_t idl;
+};
+
+static void *held_make(struct gw_session *s, void *arg)
+{
+	struct held_arg *a = arg;
+	struct held_request *h = MG_NEW(struct held_request);
+
+	h->srv = a->r->srv;
+	h->exposed = a->r->exposed ? mg_strdup(a->r->exposed) : NULL;
+	h->orig = a->r->orig ? mg_strdup(a->r->orig) : NULL;
+	h->uri = a->r->uri ? mg_strdup(a->r->uri) : NULL;
+	h->id = mg_memdup0(a->id, a->idl);
+	h->idl = a->idl;
+	h->method = mg_strdup(a->method);
+	return h;
+}
+
+static void held_free(void *ctx)
+{
+	struct held_request *h = ctx;
+
+	free(h->exposed);
+	free(h->orig);
+	free(h->uri);
+	free(h->id);
+	free(h->method);
+	free(h);
+}
+
+static void held_done(struct gw_session *s, void *ctx, enum gd_verdict v, char *line, size_t len,
+		      const char *reason)
+{
+	struct held_request *h = ctx;
+	struct route r = { h->srv, h->exposed, h->orig, h->uri };
+	struct rpc_msg m;
+	char why[128], *idr = NULL;
+
+	if (v == GD_DENY)
+		refuse(s, h->method, h->id, h->idl, reason);
+	else if (rpc_parse(line, len - 1, &m, why, sizeof(why), &idr) == 0) {
+		/* the id of the parsed bytes, not the copy: spans point into line */
+		size_t idl;
+		const char *id = rpc_id_raw(&m, &idl);
+
+		forward_now(s, &m, &r, id, idl);
+		rpc_msg_release(&m);
+	} else {
+		free(idr);
+		refuse(s, h->method, h->id, h->idl, "mcpguard could not rewrite this request");
+	}
+	free(line);
+	held_free(h);
+}
+
 /* Through the checkpoint first: a refused request never reaches the
- * server (nor starts an instance); an edited one goes on as edited. */
+ * server (nor starts an instance); an edited one goes on as edited; one a
+ * check holds goes on when it decides. */
 static void forward(struct gw_session *s, struct rpc_msg *m, const struct route *r,
 		    const char *id, size_t idl)
 {
@@ -504,33 +593,27 @@ static void forward(struct gw_session *s, struct rpc_msg *m, const struct route 
 		.name = r->exposed ? r->exposed : r->uri,
 		.session = s->id,
 	};
-	struct rpc_msg edited;
-	char reason[512], why[128], *idr = NULL;
+	struct held_arg arg = { r, id, m->method, idl };
+	struct gw_wait_spec spec = { s, held_make, &arg, held_done, held_free, NULL };
+	char reason[512];
 	char *copy;
-	size_t len = m->len;
+	size_t len = m->len + 1;
+	enum gd_verdict v;
 
 	if (!s->gw->cfg.n_checks) {
 		forward_now(s, m, r, id, idl);
 		return;
 	}
-	copy = mg_memdup0(m->raw, m->len);
-	switch (gw_pipeline_run(s->gw, &gm, &copy, &len, reason, sizeof(reason))) {
-	case GD_DENY:
-		refuse(s, m, id, idl, reason);
-		break;
-	case GD_EDIT:
-		if (rpc_parse(copy, len - 1, &edited, why, sizeof(why), &idr)) {
-			free(idr);
-			refuse(s, m, id, idl, "mcpguard could not rewrite this request");
-			break;
-		}
-		forward_now(s, &edited, r, id, idl);
-		rpc_msg_release(&edited);
-		break;
-	default:
-		forward_now(s, m, r, id, idl);
-		break;
-	}
+	copy = mg_malloc(len + 1);
+	memcpy(copy, m->raw, m->len);
+	copy[m->len] = '\n';
+	copy[len] = '\0';
+	v = gw_pipeline_run(s->gw, &gm, &copy, &len, reason, sizeof(reason), &spec);
+	if (v == GD_DENY)
+		refuse(s, m->method, id, idl, reason);
+	else if (v != GD_PENDING)
+		forward_checked(s, m, r, id, idl, v, copy, len);
+	s->request_held = v == GD_PENDING;
 	free(copy);
 }
 
@@ -624,9 +707,12 @@ static void on_request(struct gw_session *s, struct rpc_msg *m)
 	s->last_code = 0;
 	s->last_bytes = 0;
 	s->last_error[0] = '\0';
+	s->request_held = false;
 	handle_request(s, m);
-	/* Not forwarded (no new call): answered or refused here. */
-	if (s->calls.count == calls && !(strcmp(m->method, "initialize") == 0 && s->init_id))
+	/* Not forwarded (no new call): answered or refused here.  A request a
+	 * check holds is audited when it goes on (or by the check). */
+	if (s->calls.count == calls && !(strcmp(m->method, "initialize") == 0 && s->init_id) &&
+	    !s->request_held)
 		audit_local(s, m, start);
 }
 

@@ -68,4 +68,5 @@ void gd_out_reset(struct gd_out *o)
 	o->more_findings = 0;
 	o->reason[0] = '\0';
 	o->verdict = GD_PASS;
+	o->wait = NULL;
 }

@@ -9,7 +9,11 @@
  *   pass   nothing to do;
  *   edit   byte spans of the message to replace (a check re-encodes only
  *          the strings it changes, so the rest stays the original bytes);
- *   deny   the message must not leave; reason is what the client reads.
+ *   deny   the message must not leave; reason is what the client reads;
+ *   pending  the check answers later (a person's approval, an interceptor):
+ *          it keeps out->wait and calls gd_wait_decide once, from the loop,
+ *          with the outcome run would have given.  The message waits (and
+ *          on a client's stream, what follows it waits behind it).
  * Later checks see the edited bytes.  Findings (what was seen, never a
  * secret's value) go to the audit log with the decision taken.
  *
@@ -25,7 +29,7 @@
 
 enum gd_dir { GD_TO_SERVER, GD_TO_CLIENT };
 enum gd_kind { GD_REQUEST = 1, GD_NOTIFICATION, GD_RESPONSE };
-enum gd_verdict { GD_PASS, GD_EDIT, GD_DENY };
+enum gd_verdict { GD_PASS, GD_EDIT, GD_DENY, GD_PENDING };
 
 struct gd_msg {
 	enum gd_dir dir;
@@ -47,8 +51,16 @@ struct gd_finding {
 	char detail[64];        /* e.g. the encoding it was found in */
 };
 
+struct gd_out;
+
+/* A message held by a check that answered pending (the gateway owns it). */
+struct gd_wait {
+	void (*decide)(struct gd_wait *w, struct gd_out *out);
+};
+
 struct gd_out {
 	enum gd_verdict verdict;
+	struct gd_wait *wait;   /* for a pending answer: keep it, decide it later */
 	struct jx_edit edits[GD_MAX_EDITS];     /* sorted by offset, disjoint; texts owned */
 	size_t n_edits;
 	char reason[512];
@@ -62,8 +74,18 @@ struct gd_check {
 	/* Inspect m; fill out (verdict starts as pass).  0 or -errno (the
 	 * message is then denied: a check that cannot decide fails closed). */
 	int (*run)(struct gd_check *c, const struct gd_msg *m, struct gd_out *out);
+	/* A message this check holds became moot (its client went away): forget
+	 * w, never decide it.  Needed by a check that answers pending. */
+	void (*abandon)(struct gd_check *c, struct gd_wait *w);
 	void (*free)(struct gd_check *c);
 };
+
+/* A pending check's answer: out filled as run would fill it (pass, edit or
+ * deny); the gateway takes it from there.  Once per wait. */
+static inline void gd_wait_decide(struct gd_wait *w, struct gd_out *out)
+{
+	w->decide(w, out);
+}
 
 /* Helpers for checks.  gd_out_edit copies text; -E2BIG past GD_MAX_EDITS. */
 int gd_out_edit(struct gd_out *o, size_t off, size_t len, const char *text, size_t text_len);

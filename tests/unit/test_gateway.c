@@ -323,6 +323,139 @@ static void test_limits(void **state)
 	teardown_gw(f);
 }
 
+/* ---- the checkpoint: a check that holds messages (pending) ---- */
+
+struct pend_check {
+	struct gd_check base;
+	struct gd_wait *waits[8];
+	size_t n;
+	int abandoned;
+};
+
+static int pend_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *out)
+{
+	struct pend_check *pc = (struct pend_check *)c;
+
+	if (memmem(m->raw, m->len, "hold-me", 7)) {
+		assert_non_null(out->wait);
+		pc->waits[pc->n++] = out->wait;
+		out->verdict = GD_PENDING;
+	}
+	return 0;
+}
+
+static void pend_abandon(struct gd_check *c, struct gd_wait *w)
+{
+	struct pend_check *pc = (struct pend_check *)c;
+
+	for (size_t i = 0; i < pc->n; i++)
+		if (pc->waits[i] == w)
+			pc->waits[i] = NULL;
+	pc->abandoned++;
+}
+
+static void decide(struct pend_check *pc, size_t i, enum gd_verdict v)
+{
+	struct gd_out *o = mg_calloc(1, sizeof(*o));
+	struct gd_wait *w = pc->waits[i];
+
+	assert_non_null(w);
+	pc->waits[i] = NULL;
+	o->verdict = v;
+	if (v == GD_DENY)
+		gd_out_deny(o, "a person said no");
+	gd_wait_decide(w, o);
+	gd_out_reset(o);
+	free(o);
+}
+
+struct sent {
+	char lines[8][512];
+	size_t n;
+};
+
+static int record_send(struct gw_session *s, struct gw_out *out)
+{
+	struct sent *t = gw_session_transport(s);
+
+	snprintf(t->lines[t->n++ % 8], sizeof(t->lines[0]), "%.*s", (int)out->len, out->line);
+	free(out->line);
+	return 0;
+}
+
+static void no_close(struct gw_session *s)
+{
+}
+
+static const struct gw_session_ops record_ops = { record_send, no_close };
+
+static void test_pending_checks(void **state)
+{
+	struct pend_check pc = { { "pend", pend_run, pend_abandon, NULL }, { 0 }, 0, 0 };
+	struct gd_check *checks[] = { &pc.base };
+	struct fx *f = setup_gw(GW_PREFIX_AUTO, NULL, 0);
+	struct gateway *gw = f->gw;
+	struct sent t = { .n = 0 };
+	struct gw_session *s;
+	const char *call = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
+			   "\"params\":{\"name\":\"alpha__t\",\"arguments\":{\"x\":\"hold-me\"}}}";
+
+	gw->cfg.checks = checks;
+	gw->cfg.n_checks = 1;
+	set_view(gw, 0, "{\"tools\":[{\"name\":\"t\",\"inputSchema\":{\"type\":\"object\"}}]}");
+	gw_agg_rebuild(gw);
+	s = gw_session_open(gw, &record_ops, &t);
+
+	/* To the client: a held message holds back what follows it. */
+	gw_session_notify(s, "notifications/message", json_pack("{ss}", "data", "hold-me 1"));
+	gw_session_notify(s, "notifications/message", json_pack("{ss}", "data", "after 1"));
+	assert_int_equal(t.n, 0);
+	assert_int_equal(pc.n, 1);
+	decide(&pc, 0, GD_PASS);
+	assert_int_equal(t.n, 2);
+	assert_non_null(strstr(t.lines[0], "hold-me 1"));
+	assert_non_null(strstr(t.lines[1], "after 1"));
+
+	/* Denied: a notification leaves a gap, a response becomes the refusal. */
+	gw_session_notify(s, "notifications/message", json_pack("{ss}", "data", "hold-me 2"));
+	gw_session_result(s, "7", 1, json_pack("{ss}", "text", "hold-me 3"));
+	gw_session_notify(s, "notifications/message", json_pack("{ss}", "data", "after 2"));
+	assert_int_equal(t.n, 2);
+	decide(&pc, 2, GD_DENY);   /* the response first: still behind the first */
+	assert_int_equal(t.n, 2);
+	decide(&pc, 1, GD_DENY);
+	assert_int_equal(t.n, 4);
+	assert_non_null(strstr(t.lines[2], "\"id\":7"));
+	assert_non_null(strstr(t.lines[2], "a person said no"));
+	assert_null(strstr(t.lines[2], "hold-me"));
+	assert_non_null(strstr(t.lines[3], "after 2"));
+
+	/* To a server: a held request starts nothing; denied, the client gets
+	 * a tool error with the reason. */
+	pc.n = 0;
+	gw_session_recv(s, call, strlen(call));
+	assert_int_equal(pc.n, 1);
+	assert_int_equal(gw->live, 0);
+	assert_true(mg_list_empty(&gw->instances));
+	decide(&pc, 0, GD_DENY);
+	assert_int_equal(t.n, 5);
+	assert_non_null(strstr(t.lines[4], "\"id\":5"));
+	assert_non_null(strstr(t.lines[4], "\"isError\":true"));
+	assert_non_null(strstr(t.lines[4], "a person said no"));
+
+	/* The session goes while a request and a message wait: the check is
+	 * told to let go of both; nothing leaks (ASan). */
+	pc.n = 0;
+	gw_session_recv(s, call, strlen(call));
+	gw_session_notify(s, "notifications/message", json_pack("{ss}", "data", "hold-me 4"));
+	assert_int_equal(pc.n, 2);
+	gw_session_close(s);
+	assert_int_equal(pc.abandoned, 2);
+	assert_null(pc.waits[0]);
+	assert_null(pc.waits[1]);
+	teardown_gw(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_pages_and_cursors),
 		cmocka_unit_test(test_uri_routes_and_capabilities),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_pending_checks),
 	};
 
 	if (sodium_init() < 0)
