@@ -119,8 +119,9 @@ static void conn_refused(void *ctx, const struct tp_http_refusal *rf)
 static const struct tp_mcp_http_ops mcp_ops = { conn_open, conn_message, conn_close,
 						conn_cancel, conn_refused };
 
-/* HTTP connections are descriptors: raise the soft limit to the hard one,
- * and keep the connection cap below what is left after the headroom. */
+/* HTTP connections are descriptors: keep the connection cap below what
+ * the open-file limit leaves after the headroom (the gateway raised the
+ * soft limit to the hard one at start). */
 static size_t fit_connections(size_t want)
 {
 	struct rlimit rl;
@@ -128,16 +129,6 @@ static size_t fit_connections(size_t want)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return want;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t old = rl.rlim_cur;
-
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-			mg_debug("raised the open-file limit from %llu to %llu",
-				 (unsigned long long)old, (unsigned long long)rl.rlim_cur);
-		else if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-			return want;
-	}
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return want;
 	room = rl.rlim_cur > FD_HEADROOM + MHD_EXTRA + 16 ?
