@@ -6,7 +6,7 @@
  * Each FILE is a JSON array of {"server", "kind", "def"} entries (kind
  * "instructions": def is the text), as tests/unit/data/ holds.  Every
  * definition is scanned with the names of the other servers and of their
- * definitions as the names to shadow; the verdicts are counted (--show
+ * definitions (and an entry's own "others", if any) as the names to shadow; the verdicts are counted (--show
  * prints every finding of the ones that are not clean), then the whole set
  * is scanned again and again for S seconds (default 2) on one core. */
 #include <errno.h>
@@ -22,6 +22,7 @@
 struct entry {
 	const char *server, *kind;
 	json_t *def;
+	json_t *extra;          /* "others": more names to shadow (optional) */
 	const char **others;
 };
 
@@ -47,6 +48,18 @@ static size_t def_bytes(const struct entry *e)
 
 	free(s);
 	return n;
+}
+
+/* A name the entry's own server also has is its own (never another's to shadow). */
+static bool own_name(const struct entry *es, size_t n, const char *server, const char *name)
+{
+	for (size_t k = 0; k < n; k++) {
+		const char *nm = json_is_object(es[k].def) ? json_string_value(json_object_get(es[k].def, "name")) : NULL;
+
+		if (nm && strcmp(es[k].server, server) == 0 && strcmp(nm, name) == 0)
+			return true;
+	}
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -87,6 +100,7 @@ int main(int argc, char **argv)
 			es[n].server = json_string_value(json_object_get(it, "server"));
 			es[n].kind = json_string_value(json_object_get(it, "kind"));
 			es[n].def = json_object_get(it, "def");
+			es[n].extra = json_object_get(it, "others");
 			if (!es[n].server || !es[n].kind || !es[n].def) {
 				fprintf(stderr, "%s: entry %zu lacks server, kind or def\n", argv[i], k);
 				return 1;
@@ -102,12 +116,15 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		size_t m = 0;
 
-		es[i].others = mg_calloc(2 * n + 1, sizeof(char *));
+		es[i].others = mg_calloc(2 * n + json_array_size(es[i].extra) + 1, sizeof(char *));
+		for (size_t q = 0; q < json_array_size(es[i].extra); q++)
+			if (json_is_string(json_array_get(es[i].extra, q)))
+				es[i].others[m++] = json_string_value(json_array_get(es[i].extra, q));
 		for (size_t j = 0; j < n; j++) {
 			const char *nm = json_is_object(es[j].def) ? json_string_value(json_object_get(es[j].def, "name")) : NULL;
 			bool dup = false;
 
-			if (strcmp(es[j].server, es[i].server) == 0)
+			if (strcmp(es[j].server, es[i].server) == 0 || (nm && own_name(es, n, es[i].server, nm)))
 				continue;
 			for (size_t q = 0; q < m && !dup; q++)
 				dup = strcmp(es[i].others[q], es[j].server) == 0;

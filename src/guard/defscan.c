@@ -36,7 +36,7 @@
  *                   5 / 4   file contents sent to an address / the context sent somewhere
  *                   3       a sensitive file sent somewhere; file contents into a parameter
  *   destination     2 / 3   external-destination: an address data is sent to / a known collection host
- *   exec            2       command-execution: curl | sh, reverse shell, rm -rf /
+ *   exec            3 / 2   command-execution: curl | sh, reverse shell / rm -rf /, base64 -d
  *   shadowing       6       another server's tool named with shadowing phrasing ("instead of",
  *                           "when X is called", "must send") ; 4 with "also"-type phrasing or a plain-word
  *                           name; 5 a near-miss of the name (edit distance <= 2) with such phrasing;
@@ -131,6 +131,7 @@ struct gd_defscan {
 	hs_database_t *db;
 	hs_scratch_t *scratch;
 	unsigned *max_width;    /* per rule without start tracking: its widest match */
+	hs_database_t **exact;  /* per such rule: the pattern anchored at both ends, to find the start */
 	struct gd_def_text text;
 	struct atom *atoms;
 	size_t n_atoms, cap_atoms;
@@ -162,6 +163,7 @@ struct scan {
 	const char *raw;
 	size_t raw_len;
 	bool intent_here;
+	bool exact_spans;       /* findings not merged (the character layer) */
 };
 
 /* ---- the database ---------------------------------------------------- */
@@ -195,6 +197,27 @@ int gd_def_new(struct gd_defscan **out, char *err, size_t errlen)
 			free(info);
 		}
 	}
+	d->exact = mg_calloc(gd_def_n_rules, sizeof(*d->exact));
+	for (size_t i = 0; i < gd_def_n_rules; i++) {
+		char *anchored;
+		size_t l;
+
+		if (!(gd_def_rules[i].flags & GD_DEF_NOSOM))
+			continue;
+		l = strlen(gd_def_rules[i].expr) + 8;
+		anchored = mg_malloc(l);
+		snprintf(anchored, l, "^(?:%s)$", gd_def_rules[i].expr);
+		if (hs_compile(anchored, flags[i] | HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK, NULL, &d->exact[i], &cerr) !=
+			    HS_SUCCESS ||
+		    hs_alloc_scratch(d->exact[i], &d->scratch) != HS_SUCCESS) {
+			snprintf(err, errlen, "definition pattern %zu (anchored): %s", i, cerr ? cerr->message : "no scratch");
+			hs_free_compile_error(cerr);
+			free(anchored);
+			rc = -EINVAL;
+			goto out;
+		}
+		free(anchored);
+	}
 	if (hs_compile_multi(exprs, flags, ids, (unsigned)gd_def_n_rules, HS_MODE_BLOCK, NULL, &d->db, &cerr) !=
 	    HS_SUCCESS) {
 		snprintf(err, errlen, "definition pattern %d: %s", cerr ? cerr->expression : -1,
@@ -226,6 +249,9 @@ void gd_def_free(struct gd_defscan *d)
 	hs_free_scratch(d->scratch);
 	hs_free_database(d->db);
 	free(d->max_width);
+	for (size_t i = 0; d->exact && i < gd_def_n_rules; i++)
+		hs_free_database(d->exact[i]);
+	free(d->exact);
 	gd_def_text_release(&d->text);
 	free(d->atoms);
 	free(d->bounds);
@@ -306,10 +332,12 @@ static void find(struct scan *sc, const char *signal, enum cls cls, int weight, 
 		sc->cls_max[cls] = weight;
 	if (g_intent[cls] && cls != C_SHADOW)
 		sc->intent_here = true;
-	if (d->n_finds > 0) {           /* one finding per signal and sentence */
-		struct ifind *p = &d->finds[d->n_finds - 1];
+	for (size_t k = d->n_finds; k > 0 && d->n_finds - k < 16; k--) {   /* one per signal and sentence */
+		struct ifind *p = &d->finds[k - 1];
 
-		if (p->signal == signal && p->str == sc->str && p->sent == sent && p->out.in_key == sc->in_key) {
+		if (p->str != sc->str)
+			break;
+		if (p->signal == signal && p->sent == sent && p->out.in_key == sc->in_key && !sc->exact_spans) {
 			size_t end = off + len > p->out.off + p->out.len ? off + len : p->out.off + p->out.len;
 
 			if (off < p->out.off)
@@ -430,7 +458,9 @@ static void char_findings(struct scan *sc)
 			snprintf(det, sizeof(det), "%s", h->hidden);
 		else
 			snprintf(det, sizeof(det), "U+%04X x%u", (unsigned)h->cp, h->count);
+		sc->exact_spans = true;
 		find(sc, sig, cls, w, h->off, h->len, 0, det, strlen(det));
+		sc->exact_spans = false;
 	}
 	if (t->more_hits)
 		limit(sc, "too many invisible characters");
@@ -496,6 +526,32 @@ static void sentences(struct gd_defscan *d)
 	}
 }
 
+static int on_exact(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+		    void *ctx)
+{
+	*(bool *)ctx = true;
+	return 1;
+}
+
+/* The leftmost word start from which the rule matches up to a->e exactly. */
+static void exact_start(const struct gd_defscan *d, struct atom *a)
+{
+	const char *n = d->text.norm;
+
+	for (size_t p = a->s; p < a->e; p++) {
+		bool hit = false;
+
+		if (p > 0 && n[p - 1] != ' ' && n[p - 1] != '\n' && n[p - 1] != '(' && n[p - 1] != '"' &&
+		    n[p - 1] != '\'' && n[p - 1] != '<' && n[p - 1] != '[' && n[p - 1] != '>')
+			continue;
+		hs_scan(d->exact[a->rule], n + p, (unsigned)(a->e - p), 0, d->scratch, on_exact, &hit);
+		if (hit) {
+			a->s = p;
+			return;
+		}
+	}
+}
+
 static bool host_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
@@ -516,6 +572,7 @@ static bool fix_atom(const struct gd_defscan *d, struct atom *a)
 			a->s = from;
 		while (a->s < a->e && (n[a->s] == ' ' || n[a->s] == '\n'))
 			a->s++;
+		exact_start(d, a);
 	}
 	if (a->kind == GD_DEF_A_URL) {
 		while (a->e < len && a->e - a->s < 300 && host_char(n[a->e]))
@@ -541,6 +598,33 @@ static bool fix_atom(const struct gd_defscan *d, struct atom *a)
 	return true;
 }
 
+static int est_cmp(const void *a, const void *b)
+{
+	const struct atom *x = a, *y = b;
+
+	if (x->rule != y->rule)
+		return x->rule < y->rule ? -1 : 1;
+	return x->e < y->e ? -1 : x->e > y->e;
+}
+
+/* A rule without start tracking reports every end of a match; of ends
+ * that overlap, only the last is refined (the others would give the same
+ * start). */
+static void sort_ends(struct gd_defscan *d)
+{
+	size_t n = 0;
+
+	qsort(d->atoms, d->n_atoms, sizeof(*d->atoms), est_cmp);
+	for (size_t i = 0; i < d->n_atoms; i++) {
+		struct atom *a = &d->atoms[i];
+
+		if (a->est && i + 1 < d->n_atoms && d->atoms[i + 1].rule == a->rule && d->atoms[i + 1].s <= a->e)
+			continue;       /* a later end of the same match */
+		d->atoms[n++] = *a;
+	}
+	d->n_atoms = n;
+}
+
 static int collect_atoms(struct scan *sc)
 {
 	struct gd_defscan *d = sc->d;
@@ -555,6 +639,7 @@ static int collect_atoms(struct scan *sc)
 		return -EIO;
 	if (d->atoms_full)
 		limit(sc, "too many phrase matches");
+	sort_ends(d);
 	for (size_t i = 0; i < d->n_atoms; i++)
 		if (!fix_atom(d, &d->atoms[i]))
 			d->atoms[i].kind = GD_DEF_A_N;
@@ -566,10 +651,11 @@ static int collect_atoms(struct scan *sc)
 		struct atom *a = &d->atoms[i];
 		bool merged = false;
 
-		for (size_t k = n; k > 0 && d->atoms[k - 1].e >= a->s; k--) {
+		for (size_t k = n; k > 0 && d->atoms[k - 1].e + 1 >= a->s; k--) {
 			struct atom *p = &d->atoms[k - 1];
 
-			if (p->kind == a->kind && p->e >= a->s) {
+			if (p->kind == a->kind && (p->e >= a->s || (a->kind == GD_DEF_A_SENS && a->s == p->e + 1 &&
+							       (d->text.norm[p->e] == '/' || d->text.norm[p->e] == '\\')))) {
 				if (a->e > p->e)
 					p->e = a->e;
 				merged = true;
@@ -651,6 +737,22 @@ static bool destination_before(const char *norm, size_t s)
 		if (!det)
 			return false;
 		e = b;
+	}
+	return false;
+}
+
+/* "add an entry to the client's configuration (mcp.json)": a preposition
+ * between the verb at v and the object at o makes the object where things go. */
+static bool preposition_between(const char *norm, size_t v, size_t o)
+{
+	static const char *const preps[] = { " to ", " into ", " in ", " inside ", " within " };
+
+	for (size_t i = 0; i < MG_ARRAY_LEN(preps); i++) {
+		size_t l = strlen(preps[i]);
+
+		for (size_t k = v; k + l <= o + 1; k++)
+			if (memcmp(norm + k, preps[i], l) == 0)
+				return true;
 	}
 	return false;
 }
@@ -797,13 +899,15 @@ static void combine(struct scan *sc)
 
 		for (size_t k = i; k < j; k++) {
 			struct atom *a = &d->atoms[k];
-			size_t fs = g.flow_s < a->s ? g.flow_s : a->s;
+			size_t fs;
 
+			if (a->kind == GD_DEF_A_SENS && !sens_ok(norm, len, a))
+				continue;
+			fs = g.flow_s < a->s ? g.flow_s : a->s;
 			switch (a->kind) {
 			case GD_DEF_A_SENS: {
-				if (!sens_ok(norm, len, a))
-					break;
-				bool to_it = destination_before(norm, a->s);
+				bool to_it = destination_before(norm, a->s) ||
+					     (g.flow_s < a->s && preposition_between(norm, g.flow_s, a->s));
 				bool sent_out = g.flow && !to_it;
 				unsigned sub = gd_def_rules[a->rule].sub;
 				int w;
@@ -870,21 +974,51 @@ static bool sep(char c)
 	return c == '_' || c == '-' || c == '.';
 }
 
-/* 2: the token is the name (perhaps with a server prefix); 1: a near miss; 0. */
+static bool word_token(const char *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(t[i] >= 'a' && t[i] <= 'z'))
+			return false;
+	return true;
+}
+
+/* 2: the token is the name, perhaps namespaced (server.tool, server__tool,
+ * mcp_tool_send_email for an identifier-like name); 1: a near miss of an
+ * identifier-like name by an identifier-like token; 0. */
 static int name_match(const char *t, size_t tl, const struct name *nm)
 {
 	size_t nl = nm->len;
 
 	if (tl == nl && memcmp(t, nm->fold, nl) == 0)
 		return 2;
-	if (tl > nl + 1 && memcmp(t + tl - nl, nm->fold, nl) == 0 && sep(t[tl - nl - 1]))
+	if (nm->ident && tl > nl + 1 && memcmp(t + tl - nl, nm->fold, nl) == 0 && sep(t[tl - nl - 1]))
 		return 2;
-	if (tl > nl + 1 && memcmp(t, nm->fold, nl) == 0 && sep(t[nl]) && (nm->ident || nl >= 4))
+	if (tl > nl + 1 && memcmp(t, nm->fold, nl) == 0 &&
+	    (nm->ident ? sep(t[nl]) : (t[nl] == '.' || (t[nl] == '_' && t[nl + 1] == '_'))))
 		return 2;
-	if (nm->ident && nl >= 5 && tl >= 5 && (tl > nl ? tl - nl : nl - tl) <= 2 &&
+	if (nm->ident && nl >= 5 && tl >= 5 && !word_token(t, tl) && (tl > nl ? tl - nl : nl - tl) <= 2 &&
 	    gd_def_levenshtein(t, tl, nm->fold, nl, 2) <= 2)
 		return 1;
 	return 0;
+}
+
+/* A plain word ("search", "github") is a name only when the text says so:
+ * "the search tool", "github server". */
+static bool tool_word_after(const char *norm, size_t len, size_t e)
+{
+	static const char *const words[] = { "tool", "tools", "server", "servers", "function", "mcp", "plugin",
+					     "integration", "connector" };
+
+	if (e >= len || norm[e] != ' ')
+		return false;
+	for (size_t i = 0; i < MG_ARRAY_LEN(words); i++) {
+		size_t l = strlen(words[i]);
+
+		if (e + 1 + l <= len && memcmp(norm + e + 1, words[i], l) == 0 &&
+		    (e + 1 + l == len || !tok_char(norm[e + 1 + l])))
+			return true;
+	}
+	return false;
 }
 
 static void shadowing(struct scan *sc)
@@ -924,7 +1058,7 @@ static void shadowing(struct scan *sc)
 			bool strong = false, weak = false, dup = false;
 			int w;
 
-			if (!m)
+			if (!m || (m == 2 && !nm->ident && !tool_word_after(norm, len, e) && e - s == nm->len))
 				continue;
 			sent = sentence_of(d, s);
 			for (size_t q = 0; q < n_seen && !dup; q++)
@@ -1056,6 +1190,16 @@ static void encoded_blobs(struct scan *sc)
 
 /* ---- one string ------------------------------------------------------------------ */
 
+/* Letters, digits, _ - . and nothing else: read as words split at them. */
+static bool identifier(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-' || s[i] == '.' || (unsigned char)s[i] >= 0x80))
+			return false;
+	return true;
+}
+
 static void scan_string(struct scan *sc, const char *s, size_t n, enum slot slot, bool in_key)
 {
 	struct gd_defscan *d = sc->d;
@@ -1087,7 +1231,7 @@ static void scan_string(struct scan *sc, const char *s, size_t n, enum slot slot
 		limit(sc, "string cut");
 	}
 	sc->raw_len = use;
-	if (slot == SL_PARAM || slot == SL_KEY || (slot == SL_NAME && !memchr(s, ' ', use)))
+	if ((slot == SL_PARAM || slot == SL_KEY || slot == SL_NAME) && identifier(s, use))
 		flags = GD_DEF_TEXT_IDENT;
 	if (gd_def_text_fold(&d->text, s, use, flags) < 0) {
 		sc->rc = -E2BIG;

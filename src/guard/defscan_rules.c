@@ -165,7 +165,7 @@ const struct gd_def_rule gd_def_rules[] = {
 	{ GD_DEF_A_BCC, 3, 0, GD_DEF_NOSOM, "\\bbcc\\s?:?\\s?[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}\\.[a-z0-9.-]{2,63}" },
 
 	/* ---- dangerous commands ---- */
-	{ GD_DEF_A_EXEC, 4, 0, GD_DEF_NOSOM,
+	{ GD_DEF_A_EXEC, 3, 0, GD_DEF_NOSOM,
 	  "\\b(?:curl|wget)\\s[^\\n|]{0,160}\\|\\s?(?:sudo\\s)?(?:ba|z|da|k)?sh\\b|/dev/tcp/|"
 	  "\\bnc\\s(?:-[a-z]{1,3}\\s){0,3}-e\\b|\\bpowershell(?:\\.exe)?\\s(?:-[a-z]{1,3}\\s){0,3}-(?:enc|e|"
 	  "encodedcommand)\\b|\\b(?:reverse|bind)[\\s_-]shell\\b" },
@@ -186,7 +186,7 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "post|posts|posting|forward|forwards|forwarding|transmit|transmits|exfiltrate|exfiltrates|attach|"
 	  "attaches|attaching|append|appends|appending|embed|embeds|embedding|provide|providing|put|insert|"
 	  "inserts|inserting|add|adds|adding|share|shares|sharing|submit|submits|leak|leaks|relay|relays|"
-	  "mirror|supply|fill|populate|paste|report|email|emails|deliver|delivers|transfer|transfers|"
+	  "mirror|supply|fill|populate|paste|report|email|emails|deliver|delivers|transfer|transfers|copy|copies|"
 	  "concatenate|encode|encodes)\\b|\\bas\\sthe\\svalue\\sof\\b|\\bcall\\s" GAP(3) "with\\b" },
 	{ GD_DEF_A_SINK, 0, 0, 0,
 	  "\\b(?:as|in|into|inside|within|via|through|using|to|under|for)\\s(?:the\\s|a\\s|an\\s|this\\s|its\\s)?"
