@@ -614,6 +614,8 @@ static void sort_ends(struct gd_defscan *d)
 {
 	size_t n = 0;
 
+	if (d->n_atoms < 2)
+		return;
 	qsort(d->atoms, d->n_atoms, sizeof(*d->atoms), est_cmp);
 	for (size_t i = 0; i < d->n_atoms; i++) {
 		struct atom *a = &d->atoms[i];
@@ -643,7 +645,8 @@ static int collect_atoms(struct scan *sc)
 	for (size_t i = 0; i < d->n_atoms; i++)
 		if (!fix_atom(d, &d->atoms[i]))
 			d->atoms[i].kind = GD_DEF_A_N;
-	qsort(d->atoms, d->n_atoms, sizeof(*d->atoms), atom_cmp);
+	if (d->n_atoms > 1)
+		qsort(d->atoms, d->n_atoms, sizeof(*d->atoms), atom_cmp);
 	while (d->n_atoms > 0 && d->atoms[d->n_atoms - 1].kind == GD_DEF_A_N)
 		d->n_atoms--;
 	/* one atom per kind and overlapping span */
@@ -666,7 +669,8 @@ static int collect_atoms(struct scan *sc)
 			d->atoms[n++] = *a;
 	}
 	d->n_atoms = n;
-	qsort(d->atoms, d->n_atoms, sizeof(*d->atoms), atom_cmp);
+	if (n > 1)
+		qsort(d->atoms, d->n_atoms, sizeof(*d->atoms), atom_cmp);
 	for (size_t i = 0; i < d->n_atoms; i++)
 		d->atoms[i].sent = sentence_of(d, d->atoms[i].s);
 	return 0;
@@ -1015,7 +1019,7 @@ static bool tool_word_after(const char *norm, size_t len, size_t e)
 		size_t l = strlen(words[i]);
 
 		if (e + 1 + l <= len && memcmp(norm + e + 1, words[i], l) == 0 &&
-		    (e + 1 + l == len || !tok_char(norm[e + 1 + l])))
+		    (e + 1 + l == len || !(tok_char(norm[e + 1 + l]) && norm[e + 1 + l] != '.')))
 			return true;
 	}
 	return false;
@@ -1325,7 +1329,10 @@ static bool prose_key(const char *k)
 	return false;
 }
 
-static void walk(struct scan *sc, const json_t *v, const char *key, int depth, bool props, bool args)
+/* arg_elem: v is an element of a prompt's "arguments"; arg_member: v is a
+ * member of such an element (its "name" is a parameter name). */
+static void walk(struct scan *sc, const json_t *v, const char *key, int depth, bool props, bool arg_elem,
+		 bool arg_member)
 {
 	if (sc->stop || sc->rc)
 		return;
@@ -1342,8 +1349,7 @@ static void walk(struct scan *sc, const json_t *v, const char *key, int depth, b
 			size_t old = push(sc, k, -1);
 
 			scan_string(sc, k, strlen(k), props ? SL_PARAM : SL_KEY, true);
-			walk(sc, m, k, depth + 1, strcmp(k, "properties") == 0 && json_is_object(m),
-			     strcmp(k, "arguments") == 0);
+			walk(sc, m, k, depth + 1, strcmp(k, "properties") == 0 && json_is_object(m), false, arg_elem);
 			pop(sc, old);
 			if (sc->stop || sc->rc)
 				break;
@@ -1354,7 +1360,8 @@ static void walk(struct scan *sc, const json_t *v, const char *key, int depth, b
 		for (size_t i = 0; i < json_array_size(v) && !sc->stop && !sc->rc; i++) {
 			size_t old = push(sc, NULL, (long)i);
 
-			walk(sc, json_array_get(v, i), key, depth + 1, false, args);
+			walk(sc, json_array_get(v, i), key, depth + 1, false, key && strcmp(key, "arguments") == 0,
+			     false);
 			pop(sc, old);
 		}
 		break;
@@ -1364,7 +1371,7 @@ static void walk(struct scan *sc, const json_t *v, const char *key, int depth, b
 		if (key && prose_key(key))
 			slot = SL_PROSE;
 		else if (key && strcmp(key, "name") == 0)
-			slot = args ? SL_PARAM : SL_NAME;
+			slot = arg_member ? SL_PARAM : SL_NAME;
 		scan_string(sc, json_string_value(v), json_string_length(v), slot, false);
 		break;
 	}
@@ -1538,7 +1545,7 @@ int gd_def_scan_tool(struct gd_defscan *d, const json_t *def, const char *kind,
 	load_names(&sc, other_names);
 	if (sc.own_len)
 		own_name(&sc, json_string_value(name));
-	walk(&sc, def, NULL, 0, false, false);
+	walk(&sc, def, NULL, 0, false, false, false);
 	if (sc.rc)
 		return sc.rc;
 	finish(&sc, res);
