@@ -853,6 +853,7 @@ static void direct_findings(struct scan *sc)
 
 struct group {
 	bool read, flow, sink, dest, drop, source, contents;
+	bool image;             /* a markdown image: the client fetches it, no verb needed */
 	size_t flow_s;          /* the first flow verb */
 };
 
@@ -888,6 +889,7 @@ static void combine(struct scan *sc)
 				break;
 			case GD_DEF_A_DROP:
 				g.drop = true;
+				g.image |= norm[a->s] == '!';
 				break;
 			case GD_DEF_A_SOURCE:
 				g.source = true;
@@ -942,8 +944,13 @@ static void combine(struct scan *sc)
 					find_n(sc, "exfiltration", C_EXFIL, 6, fs, a->e);
 				break;
 			case GD_DEF_A_CONTEXT:
-				if (g.flow)
-					find_n(sc, "exfiltration", C_EXFIL, out ? 6 : 4, fs, a->e);
+				/* sent somewhere; or the subject of a sending verb before it
+				 * ("include the chat history"), not an object returned
+				 * ("get the history, and include the replies") */
+				if ((g.flow && out) || (g.image && !g.flow))
+					find_n(sc, "exfiltration", C_EXFIL, 6, fs, a->e);
+				else if (g.flow && g.flow_s < a->s)
+					find_n(sc, "exfiltration", C_EXFIL, 4, fs, a->e);
 				break;
 			case GD_DEF_A_CONTENTS:
 				if (g.flow && (g.dest || g.drop))

@@ -24,9 +24,13 @@ const struct gd_def_rule gd_def_rules[] = {
 	/* ---- hidden-instruction markers ---- */
 	{ GD_DEF_A_MARKER, 5, 0, 0,
 	  "<\\s?/?\\s?(?:important|system|critical|urgent|instructions?|secret|hidden|admin|override|priority|"
-	  "mandatory|sys|system[_ -]?prompt|ai[_ -]?(?:only|instructions?)|assistant[_ -]?only|llm[_ -]?only|"
-	  "hidden[_ -]?instructions?|note[_ -]?to[_ -]?(?:ai|assistant|model)|do[_ -]?not[_ -]?show)"
+	  "mandatory|sys|ai[_ -]?(?:only|instructions?)|assistant[_ -]?(?:only|instructions?)|llm[_ -]?only|"
+	  "note[_ -]?to[_ -]?(?:ai|assistant|model)|do[_ -]?not[_ -]?show)(?:[_:-][a-z0-9_:-]{0,30})?"
 	  "(?:\\s[^>\\n]{0,40})?\\s?>" },
+	{ GD_DEF_A_BRACKET, 3, 0, 0,
+	  "\\b(?:system|admin|administrator|developer|security)\\s(?:note|notice|instructions?|message|alert|"
+	  "directive)\\s?:|\\{\\{\\s?(?:system|important|instructions?)\\s?\\}\\}|\\[\\[\\s?(?:system|important|"
+	  "hidden|instructions?)\\s?\\]\\]" },
 	{ GD_DEF_A_TOKEN, 6, 0, 0,
 	  "\\[/?inst\\]|<</?sys>>|<\\|\\s?(?:im_start|im_end|im_sep|system|user|assistant|endoftext|eot_id|"
 	  "start_header_id|end_header_id|begin_of_text)\\s?\\|>|<(?:start|end)_of_turn>|"
@@ -84,6 +88,17 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "\\b(?:no\\sneed|unnecessary|not\\snecessary)\\sto\\s(?:tell|inform|mention|notify|alert|bother)\\s"
 	  GAP(2) "(?:the\\s)?(?:user|them)\\b" },
 
+	{ GD_DEF_A_CONCEAL, 5, 0, 0,
+	  "\\bwithout\\s(?:the\\s)?users?\\s(?:noticing|knowing|seeing|being\\s(?:told|aware|informed|notified))\\b|"
+	  "\\b(?:keep|leave)\\s(?:the\\s)?users?\\s(?:unaware|uninformed|in\\sthe\\sdark)\\b|"
+	  "\\b(?:respond|act|behave|continue|answer)\\s(?:normally|as\\sif\\s(?:nothing|this\\s(?:never|did\\snot)))|"
+	  "\\b(?:never|do\\snot|don't)\\s(?:reveal|disclose|repeat|share|mention)\\s(?:these|this|the|your)\\s"
+	  "(?:instructions?|system\\sprompt|hidden\\s\\S+)\\b" },
+	{ GD_DEF_A_CONCEAL, 5, 0, GD_DEF_NOSOM,
+	  "\\b(?:do\\snot|don't|never)\\s(?:include|mention|show|display|report|reveal|disclose|note|list)\\s"
+	  GAP(4) "(?:in|to|within)\\s(?:your|the|any)\\s(?:response|reply|replies|answer|answers|output|summary|"
+	  "message|messages|chat)\\b" },
+
 	/* ---- overriding what the model was told ---- */
 	{ GD_DEF_A_OVERRIDE, 6, 0, 0,
 	  "\\b(?:ignore|disregard|forget|override|bypass|discard|abandon)\\s" GAP(2)
@@ -92,10 +107,11 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "constraints?|directives?|policies|policy|messages?|guardrails?|restrictions?|commands?|"
 	  "programming|tool\\sdescriptions?)\\b" },
 	{ GD_DEF_A_OVERRIDE, 6, 0, 0,
-	  "\\byou\\sare\\snow\\s(?:a|an|in|the|my|no\\slonger)\\b|\\bfrom\\snow\\son,?\\s(?:you|always|the\\s"
-	  "assistant)\\b|\\bnew\\s(?:system\\s)?(?:instructions|rules|prompt|directives?)\\s?:|"
+	  "\\bnew\\s(?:system\\s)?(?:instructions|rules|prompt|directives?)\\s?:|"
 	  "\\b(?:developer|god|jailbreak|dan|unrestricted)\\smode\\b|"
-	  "\\b(?:system|admin|administrator|developer|security|emergency|root)\\s(?:override|directive)\\b" },
+	  "\\b(?:system|admin|administrator|developer|security|emergency|root)\\s(?:override|directive)\\b|"
+	  "\\byour\\s(?:new|real|actual|true|primary)\\s(?:task|goal|instructions?|objective|purpose|role)\\s"
+	  "(?:is|are|now)\\b" },
 	{ GD_DEF_A_OVERRIDE, 6, 0, 0,
 	  "\\b(?:these|this|the\\sfollowing)\\s(?:instructions?|rules?|directives?)\\s(?:take|takes|have|has)\\s"
 	  "(?:precedence|priority)\\b|\\b(?:supersedes?|overrides?|takes?\\sprecedence\\sover)\\s(?:all\\s|any\\s)?"
@@ -108,6 +124,10 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "says?|specif(?:y|ies)|wants?|prefers?|chooses?|tells?\\syou)\\b|\\bregardless\\sof\\s(?:what\\s)?"
 	  "(?:the\\s)?users?\\s(?:asks?|says?|wants?|requests?|instructions?)\\b" },
 
+	{ GD_DEF_A_OVERRIDE, 3, 0, 0,   /* a new role: persona prompts say it too */
+	  "\\byou\\sare\\snow\\s(?:a|an|in|the|my|no\\slonger)\\b|\\bfrom\\snow\\son,?\\s(?:you|always|the\\s"
+	  "assistant)\\b" },
+
 	/* ---- coercion ---- */
 	{ GD_DEF_A_COERCE, 3, 0, 0,
 	  "\\b(?:before|prior\\sto)\\s(?:using|calling|invoking|running|executing|accessing|employing|you\\suse|"
@@ -116,6 +136,11 @@ const struct gd_def_rule gd_def_rules[] = {
 	{ GD_DEF_A_COERCE, 3, 0, 0,
 	  "\\b(?:before|prior\\sto)\\s(?:using|calling|invoking|running|executing)\\s(?:this|the)\\s(?:tool|"
 	  "function)\\b" },
+	{ GD_DEF_A_COERCE, 3, 0, 0,
+	  "\\b(?:call|run|invoke|use|execute)\\s(?:this\\s(?:tool|function)|me)\\s(?:at\\sthe\\s(?:start|beginning)\\s"
+	  "of|before)\\s(?:every|each|any|all)\\b|\\bbefore\\s(?:responding|answering|replying)\\b|"
+	  "\\b(?:required|mandatory|necessary)\\sbefore\\s(?:any|every|all)\\s(?:other\\s)?(?:tools?|actions?|"
+	  "steps?|calls?|operations?|requests?)\\b" },
 	{ GD_DEF_A_COERCE, 3, 0, 0,
 	  "\\balways\\s(?:call|use|run|invoke|execute|consult|trigger|employ)\\s(?:this|me)(?:\\stool|"
 	  "\\sfunction)?\\s(?:first|before|prior|initially|immediately)\\b|"
@@ -150,7 +175,9 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "gpt|copilot)\\s(?:must|should|shall|needs\\sto|has\\sto|is\\srequired\\sto|is\\sexpected\\sto)\\b|"
 	  "\\bmake\\ssure\\s(?:to|you|that\\syou)\\b|\\bbe\\ssure\\sto\\b|\\b(?:don't|do\\snot|never)\\s"
 	  "forget\\sto\\b|\\bit\\sis\\s(?:very\\s|extremely\\s|absolutely\\s|vitally\\s)?(?:important|crucial|"
-	  "critical|essential|vital|imperative|mandatory)\\s(?:that\\syou|to|for\\syou)\\b|\\bremember\\sto\\b" },
+	  "critical|essential|vital|imperative|mandatory)\\s(?:that\\syou|to|for\\syou)\\b|\\bremember\\sto\\b|"
+	  "\\b(?:end|finish|start|begin|close)\\s(?:every|each|all|your)\\s(?:answers?|responses?|replies|reply|"
+	  "messages?)\\swith\\b" },
 
 	/* ---- tampering with another call ---- */
 	{ GD_DEF_A_TAMPER, 3, 0, GD_DEF_NOSOM,
@@ -187,14 +214,16 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "attaches|attaching|append|appends|appending|embed|embeds|embedding|provide|providing|put|insert|"
 	  "inserts|inserting|add|adds|adding|share|shares|sharing|submit|submits|leak|leaks|relay|relays|"
 	  "mirror|supply|fill|populate|paste|report|email|emails|deliver|delivers|transfer|transfers|copy|copies|"
-	  "concatenate|encode|encodes)\\b|\\bas\\sthe\\svalue\\sof\\b|\\bcall\\s" GAP(3) "with\\b" },
+	  "concatenate|encode|encodes|encoded)\\b|\\bas\\sthe\\svalue\\sof\\b|\\bcall\\s" GAP(3) "with\\b" },
 	{ GD_DEF_A_SINK, 0, 0, 0,
 	  "\\b(?:as|in|into|inside|within|via|through|using|to|under|for)\\s(?:the\\s|a\\s|an\\s|this\\s|its\\s)?"
 	  "['\"]?[a-z_][a-z0-9_]{0,40}['\"]?\\s(?:parameter|param|argument|arg|field|property|input|attribute|"
 	  "variable|slot)s?\\b|\\bas\\s['\"][a-z_][a-z0-9_]{0,40}['\"]|\\b(?:sidenote|side\\snote)\\b|"
 	  "\\bto\\s(?:this|that)\\s(?:tool|function)\\b|\\bto\\sthe\\s(?:endpoint|webhook)\\b|"
 	  "\\b(?:as|in)\\s(?:the\\s)?(?:first|second|third|last|extra|additional|next)\\s(?:parameter|argument|"
-	  "field)\\b" },
+	  "field)\\b|\\b(?:as|in|into|to)\\s(?:a\\s|the\\s)?(?:query\\sparameter|query\\sstring|url\\sparameter|request\\s"
+	  "body|http\\sheader|request\\sheader|image\\surl|link\\surl|url)\\b" },
+	{ GD_DEF_A_DROP, 0, 0, 0, "!\\[[^\\]\\n]{0,40}\\]\\(https?://" },  /* a markdown image the client fetches */
 	{ GD_DEF_A_URL, 0, 0, 0, "\\bhttps?://[a-z0-9]" },  /* the host is read in C */
 	{ GD_DEF_A_EMAIL, 0, 0, 0, "[a-z0-9_%+-]@[a-z0-9]" },  /* both parts are read in C */
 	{ GD_DEF_A_DROP, 0, 0, 0,
@@ -206,7 +235,7 @@ const struct gd_def_rule gd_def_rules[] = {
 	{ GD_DEF_A_SENS, 0, GD_DEF_S_PLAIN, 0,
 	  "~/\\.ssh\\b|[/\\\\]\\.ssh\\b|\\$home/\\.ssh\\b|%userprofile%\\\\\\.ssh|(?:^|\\s)\\.ssh[/\\\\]" },
 	{ GD_DEF_A_SENS, 0, GD_DEF_S_SSH_KEY, 0, "\\bid[\\s_-]?(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?\\b" },
-	{ GD_DEF_A_SENS, 0, GD_DEF_S_PERSIST, 0, "\\bauthorized[_\\s]keys\\b" },
+	{ GD_DEF_A_SENS, 0, GD_DEF_S_PERSIST, 0, "\\bauthorized[_\\s]keys\\b|~/\\.(?:bashrc|zshrc|bash_profile|profile)\\b|\\bcrontab\\b" },
 	{ GD_DEF_A_SENS, 0, GD_DEF_S_PLAIN, 0,
 	  "\\.aws/(?:credentials|config)\\b|\\baws\\scredentials\\sfile\\b|\\baws[_\\s]secret[_\\s]access[_\\s]key\\b" },
 	{ GD_DEF_A_SENS, 0, GD_DEF_S_ENV, 0,
@@ -223,7 +252,9 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "\\bkeystore\\.(?:jks|p12|pkcs12)\\b|\\bcredentials\\.json\\b|\\bsecrets?\\.(?:json|ya?ml|toml|env)\\b|"
 	  "\\bcookies\\.sqlite\\b|\\blogin\\sdata\\b|\\.config/gh/hosts|\\.config/gcloud\\b|"
 	  "\\bapplication_default_credentials\\.json\\b|\\.azure/|\\bkeychain\\b|\\bbrowser\\s(?:cookies|"
-	  "passwords|history)\\b|\\bsaved\\spasswords\\b" },
+	  "passwords|history)\\b|\\bsaved\\spasswords\\b|\\b169\\.254\\.169\\.254\\b|\\bmetadata\\.google\\.internal\\b|"
+	  "/var/run/secrets/|\\bterraform\\.tfstate\\b|\\.terraformrc\\b|\\.htpasswd\\b|\\bwp-config\\.php\\b|"
+	  "\\blogin\\skeychain\\b|/library/keychains\\b" },
 	{ GD_DEF_A_SENS, 0, GD_DEF_S_CERT, 0, "[a-z0-9_-]\\.(?:pem|p12|pfx|key)\\b" },
 	{ GD_DEF_A_CRED, 0, 0, 0,
 	  "\\b(?:api[\\s_-]?keys?|apikeys?|private[\\s_-]keys?|secret[\\s_-]keys?|access[\\s_-]tokens?|"
