@@ -134,10 +134,12 @@ int main(int argc, char **argv)
 				es[i].others[m++] = nm;
 		}
 	}
+	t0 = now_s();
 	if (gd_def_new(&d, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gd_def_new: %s\n", err);
 		return 1;
 	}
+	printf("pattern database built in %.0f ms\n", (now_s() - t0) * 1e3);
 	for (size_t i = 0; i < n; i++) {
 		const char *nm = json_is_object(es[i].def) ? json_string_value(json_object_get(es[i].def, "name")) : "";
 		int rc = scan_one(d, &es[i], &r);
