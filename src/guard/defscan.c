@@ -47,7 +47,7 @@
  *   misplaced       3       instruction-in-value: an instruction in an enum, default, name or key
  *   long            1 / 2   long-text: a description over 2,000 / 6,000 bytes (instructions: 8,000 / 20,000)
  *   encoded         2       encoded-blob: a long base64 run in prose
- *   limit           4       scan-limit: too deep, too many strings, a string cut
+ *   limit           5       scan-limit: too deep, too many strings, a string cut
  *
  * Bonus: +4 for each distinct pair (intent class, payload class) found
  * together, at most +8.  Intent: marker, concealment, override, coercion,
@@ -56,7 +56,7 @@
  * sentence of one string; a hidden marker with anything in its string;
  * concealment with anything within 400 bytes of it.
  *
- * Verdict: suspicious from 4, poisoned from 10.  No single class but the
+ * Verdict: suspicious from 5, poisoned from 10.  No single class but the
  * character classes reaches 10: one phrase ("IMPORTANT", "you must", a
  * mention of ~/.ssh) never makes a definition poisoned.  Markers,
  * concealment or coercion next to a sensitive file or an exfiltration do:
@@ -391,7 +391,7 @@ static void limit(struct scan *sc, const char *what)
 {
 	if (!sc->limit_seen) {
 		sc->limit_seen = true;
-		find(sc, "scan-limit", C_LIMIT, 4, 0, 0, 0, what, strlen(what));
+		find(sc, "scan-limit", C_LIMIT, 5, 0, 0, 0, what, strlen(what));
 	}
 }
 
@@ -854,6 +854,7 @@ static void direct_findings(struct scan *sc)
 struct group {
 	bool read, flow, sink, dest, drop, source, contents;
 	bool image;             /* a markdown image: the client fetches it, no verb needed */
+	bool tamper;            /* "set the recipient to": a literal after it is a destination */
 	size_t flow_s;          /* the first flow verb */
 };
 
@@ -890,6 +891,12 @@ static void combine(struct scan *sc)
 			case GD_DEF_A_DROP:
 				g.drop = true;
 				g.image |= norm[a->s] == '!';
+				break;
+			case GD_DEF_A_TAMPER: case GD_DEF_A_BCC:
+				g.tamper = true;
+				break;
+			case GD_DEF_A_ACCOUNT:
+				g.dest = true;
 				break;
 			case GD_DEF_A_SOURCE:
 				g.source = true;
@@ -947,7 +954,9 @@ static void combine(struct scan *sc)
 				/* sent somewhere; or the subject of a sending verb before it
 				 * ("include the chat history"), not an object returned
 				 * ("get the history, and include the replies") */
-				if ((g.flow && out) || (g.image && !g.flow))
+				if (g.drop && (g.flow || g.image))     /* to a collection host */
+					find_n(sc, "exfiltration", C_EXFIL, 7, fs, a->e);
+				else if ((g.flow && out) || g.image)
 					find_n(sc, "exfiltration", C_EXFIL, 6, fs, a->e);
 				else if (g.flow && g.flow_s < a->s)
 					find_n(sc, "exfiltration", C_EXFIL, 4, fs, a->e);
@@ -959,7 +968,11 @@ static void combine(struct scan *sc)
 					find_n(sc, "exfiltration", C_EXFIL, 3, fs, a->e);
 				break;
 			case GD_DEF_A_URL: case GD_DEF_A_EMAIL:
-				if (g.flow && !example_host(norm, a->s, a->e))
+				if ((g.flow || g.tamper) && !example_host(norm, a->s, a->e))
+					find_n(sc, "external-destination", C_DEST, 2, a->s, a->e);
+				break;
+			case GD_DEF_A_ACCOUNT:
+				if (g.flow || g.tamper)
 					find_n(sc, "external-destination", C_DEST, 2, a->s, a->e);
 				break;
 			case GD_DEF_A_DROP:
@@ -993,6 +1006,21 @@ static bool word_token(const char *t, size_t n)
 	return true;
 }
 
+/* What clients and gateways put before a tool's name: mcp_, mcp__server__,
+ * mcp_tool_, functions., tool_ (or another server's name: checked by the caller). */
+static bool known_prefix(const char *t, size_t n)
+{
+	static const char *const prefixes[] = { "mcp", "functions", "tool", "tools", "default_api" };
+
+	for (size_t i = 0; i < MG_ARRAY_LEN(prefixes); i++) {
+		size_t l = strlen(prefixes[i]);
+
+		if (n >= l && memcmp(t, prefixes[i], l) == 0 && (n == l || sep(t[l])))
+			return true;
+	}
+	return false;
+}
+
 /* 2: the token is the name, perhaps namespaced (server.tool, server__tool,
  * mcp_tool_send_email for an identifier-like name); 1: a near miss of an
  * identifier-like name by an identifier-like token; 0. */
@@ -1002,7 +1030,8 @@ static int name_match(const char *t, size_t tl, const struct name *nm)
 
 	if (tl == nl && memcmp(t, nm->fold, nl) == 0)
 		return 2;
-	if (nm->ident && tl > nl + 1 && memcmp(t + tl - nl, nm->fold, nl) == 0 && sep(t[tl - nl - 1]))
+	if (nm->ident && tl > nl + 1 && memcmp(t + tl - nl, nm->fold, nl) == 0 && sep(t[tl - nl - 1]) &&
+	    known_prefix(t, tl - nl - 1))
 		return 2;
 	if (tl > nl + 1 && memcmp(t, nm->fold, nl) == 0 &&
 	    (nm->ident ? sep(t[nl]) : (t[nl] == '.' || (t[nl] == '_' && t[nl + 1] == '_'))))
@@ -1029,6 +1058,17 @@ static bool tool_word_after(const char *norm, size_t len, size_t e)
 		    (e + 1 + l == len || !(tok_char(norm[e + 1 + l]) && norm[e + 1 + l] != '.')))
 			return true;
 	}
+	return false;
+}
+
+/* t[0..n), without trailing separators, is one of the other names. */
+static bool other_name(const struct gd_defscan *d, const char *t, size_t n)
+{
+	while (n > 0 && sep(t[n - 1]))
+		n--;
+	for (size_t i = 0; i < d->n_names; i++)
+		if (d->names[i].len == n && memcmp(d->names[i].fold, t, n) == 0)
+			return true;
 	return false;
 }
 
@@ -1065,6 +1105,11 @@ static void shadowing(struct scan *sc)
 		for (size_t k = 0; k < d->n_names; k++) {
 			const struct name *nm = &d->names[k];
 			int m = name_match(norm + s, e - s, nm);
+
+			if (!m && nm->ident && e - s > nm->len + 2 && sep(norm[e - nm->len - 1]) &&
+			    memcmp(norm + e - nm->len, nm->fold, nm->len) == 0 &&
+			    other_name(d, norm + s, e - nm->len - 1 - s))
+				m = 2;          /* server_tool, server.tool: another server's prefix */
 			unsigned sent;
 			bool strong = false, weak = false, dup = false;
 			int w;

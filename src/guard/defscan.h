@@ -41,7 +41,7 @@
 enum gd_def_verdict { GD_DEF_CLEAN, GD_DEF_SUSPICIOUS, GD_DEF_POISONED };
 
 /* Score thresholds (inclusive). */
-#define GD_DEF_SUSPICIOUS_AT 4
+#define GD_DEF_SUSPICIOUS_AT 5
 #define GD_DEF_POISONED_AT 10
 
 #define GD_DEF_PATH_MAX 160

@@ -231,6 +231,10 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "hastebin|burpcollaborator|oastify\\.com|interact\\.sh|transfer\\.sh|ghostbin|beeceptor|hookbin|"
 	  "requestcatcher|canarytokens)\\b" },
 
+	{ GD_DEF_A_ACCOUNT, 0, 0, 0,
+	  "\\b[a-z]{2}[0-9]{2}[a-z0-9]{11,30}\\b|\\b[a-z]{2}[0-9]{2}(?:\\s[a-z0-9]{4}){2,7}(?:\\s[a-z0-9]{1,4})?\\b|"
+	  "\\b0x[0-9a-f]{8,40}\\b|\\bbc1[a-z0-9]{25,59}\\b" },
+
 	/* ---- parts: objects ---- */
 	{ GD_DEF_A_SENS, 0, GD_DEF_S_PLAIN, 0,
 	  "~/\\.ssh\\b|[/\\\\]\\.ssh\\b|\\$home/\\.ssh\\b|%userprofile%\\\\\\.ssh|(?:^|\\s)\\.ssh[/\\\\]" },

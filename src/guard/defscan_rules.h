@@ -31,7 +31,8 @@ enum gd_def_atom {
 	GD_DEF_A_SINK,          /* as the 'x' parameter, in the notes field, to this tool */
 	GD_DEF_A_URL,           /* http(s)://host */
 	GD_DEF_A_EMAIL,         /* someone@domain */
-	GD_DEF_A_DROP,          /* a known collection endpoint (webhook.site, requestbin...) */
+	GD_DEF_A_DROP,          /* a known collection endpoint (webhook.site, requestbin...), a markdown image */
+	GD_DEF_A_ACCOUNT,       /* a literal account: IBAN, crypto wallet address */
 	GD_DEF_A_SENS,          /* a sensitive file or directory */
 	GD_DEF_A_CRED,          /* a credential: API key, password, token, seed phrase */
 	GD_DEF_A_CONTEXT,       /* the model's context: conversation history, system prompt, other tools */
