@@ -367,7 +367,7 @@ static void hit_text(struct gd_def_char_hit *h, const unsigned char *s)
 {
 	size_t n = h->len < sizeof(h->hidden) - 1 ? h->len : sizeof(h->hidden) - 1;
 
-	while (n > 0 && (s[h->off + n] & 0xc0) == 0x80)  /* whole characters only */
+	while (n > 0 && n < h->len && (s[h->off + n] & 0xc0) == 0x80)  /* whole characters only */
 		n--;
 	memcpy(h->hidden, s + h->off, n);
 	h->hidden[n] = '\0';

@@ -347,6 +347,20 @@ static void test_folding(void **state)
 		assert_int_equal(off, 0);
 		assert_int_equal(len, 2);
 	}
+	/* a hit that ends the string is read no further than the string
+	 * (found by fuzz_defscan: the buffer has no NUL after it) */
+	{
+		static const char w[] = "x \xd0\xb0na";
+		char *exact = mg_malloc(sizeof(w) - 1);
+
+		memcpy(exact, w, sizeof(w) - 1);
+		assert_int_equal(gd_def_text_fold(&t, exact, sizeof(w) - 1, 0), 0);
+		assert_int_equal(t.n_hits, 1);
+		assert_int_equal(t.hits[0].sig, GD_DEF_CH_MIXED);
+		assert_int_equal(t.hits[0].off, 2);
+		assert_int_equal(t.hits[0].len, 4);
+		free(exact);
+	}
 	/* identifiers split into words */
 	assert_int_equal(fold(&t, "content_from_readingSshIdRsa", GD_DEF_TEXT_IDENT), 0);
 	assert_string_equal(t.norm, "content from reading ssh id rsa");
