@@ -30,12 +30,15 @@
  *                           .aws/credentials, /etc/passwd...);  7  sensitive-parameter (a parameter name
  *                           that says it holds a sensitive file's contents)
  *   credential      3       credential-harvest: a credential read from the environment, config, files
- *   exfiltration    7       a sensitive file sent to a parameter, an address or this tool
+ *   exfiltration    7       a sensitive file sent to a parameter, an address or this tool; the
+ *                           model's context sent to a known collection host
  *                   6       the model's context (conversation, system prompt, other tools) sent to a
- *                           parameter or address; a credential sent to an address
+ *                           parameter, an address or a markdown image; a credential sent to an
+ *                           address, or harvested and put into a parameter
  *                   5 / 4   file contents sent to an address / the context sent somewhere
  *                   3       a sensitive file sent somewhere; file contents into a parameter
- *   destination     2 / 3   external-destination: an address data is sent to / a known collection host
+ *   destination     2 / 3   external-destination: an address, URL, IBAN or wallet data is sent or set
+ *                           to / a known collection host or a markdown image
  *   exec            3 / 2   command-execution: curl | sh, reverse shell / rm -rf /, base64 -d
  *   shadowing       6       another server's tool named with shadowing phrasing ("instead of",
  *                           "when X is called", "must send") ; 4 with "also"-type phrasing or a plain-word
@@ -50,7 +53,8 @@
  *   limit           5       scan-limit: too deep, too many strings, a string cut
  *
  * Bonus: +4 for each distinct pair (intent class, payload class) found
- * together, at most +8.  Intent: marker, concealment, override, coercion,
+ * together, at most +8 (a directive does not pair with a sensitive file or
+ * a destination alone: "you must give the path to ~/.kube/config").  Intent: marker, concealment, override, coercion,
  * directive, tampering, shadowing.  Payload: sensitive, credential,
  * exfiltration, destination, exec, shadowing.  "Together": in one
  * sentence of one string; a hidden marker with anything in its string;
@@ -1538,6 +1542,10 @@ static void finish(struct scan *sc, struct gd_def_result *res)
 			size_t dist;
 
 			if (!g_payload[b->cls] || b->cls == a->cls || b->str != a->str || pair[a->cls][b->cls])
+				continue;
+			/* "you must set the path to ~/.kube/config" is guidance: a bare
+			 * directive pairs only with what is sent or harvested */
+			if (a->cls == C_DIRECTIVE && (b->cls == C_SENSITIVE || b->cls == C_DEST))
 				continue;
 			dist = a->npos > b->npos ? a->npos - b->npos : b->npos - a->npos;
 			if (a->sent == b->sent || a->cls == C_MARKER || (a->cls == C_CONCEAL && dist <= CONCEAL_REACH)) {

@@ -76,7 +76,10 @@ void gd_def_free(struct gd_defscan *d);
 /* Scan one definition.  kind: "tool", "prompt", "resource" or
  * "resource-template" ("resourceTemplate" too).  other_names: the names of
  * every other server and of their tools and prompts, NULL-terminated (may
- * be NULL); a name equal to the definition's own name is skipped.  res is
+ * be NULL), as the servers spell them (unprefixed); a name equal to the
+ * definition's own name is skipped.  Leave out the names the definition's
+ * own server also has: a tool may name its siblings ("call list_files
+ * before read_file") without shadowing anything.  res is
  * filled in whole.  0, or -EINVAL (def not an object, unknown kind), or
  * -EIO (the pattern engine failed); res is then not to be trusted. */
 int gd_def_scan_tool(struct gd_defscan *d, const json_t *def, const char *kind,
