@@ -36,7 +36,8 @@
  *                           parameter, an address or a markdown image; a credential sent to an
  *                           address, or harvested and put into a parameter
  *                   5 / 4   file contents sent to an address / the context sent somewhere
- *                   3       a sensitive file sent somewhere; file contents into a parameter
+ *                   3       file contents into a parameter (a sensitive file sent with no
+ *                           destination named is what the tool does: "adds the key to the agent")
  *   destination     2 / 3   external-destination: an address, URL, IBAN or wallet data is sent or set
  *                           to / a known collection host or a markdown image
  *   exec            3 / 2   command-execution: curl | sh, reverse shell / rm -rf /, base64 -d
@@ -51,6 +52,8 @@
  *   long            1 / 2   long-text: a description over 2,000 / 6,000 bytes (instructions: 8,000 / 20,000)
  *   encoded         2       encoded-blob: a long base64 run in prose
  *   limit           5       scan-limit: too deep, too many strings, a string cut
+ *   quoted          1       quoted-phrase: a marker or instruction phrase quoted as an example after
+ *                           "such as", "detects", "phrases like" (a detector describing itself)
  *
  * Bonus: +4 for each distinct pair (intent class, payload class) found
  * together, at most +8 (a directive does not pair with a sensitive file or
@@ -82,7 +85,7 @@
 enum cls {
 	C_INVISIBLE, C_CONTROL, C_HOMOGLYPH, C_STYLED, C_MARKER, C_CONCEAL, C_OVERRIDE, C_COERCE,
 	C_DIRECTIVE, C_TAMPER, C_SENSITIVE, C_CREDENTIAL, C_EXFIL, C_DEST, C_EXEC, C_SHADOW, C_PARAM,
-	C_MISPLACED, C_LONG, C_ENCODED, C_LIMIT, C_N
+	C_MISPLACED, C_LONG, C_ENCODED, C_LIMIT, C_QUOTED, C_N
 };
 
 static const bool g_intent[C_N] = {
@@ -784,18 +787,19 @@ static bool sens_ok(const char *norm, size_t len, struct atom *a)
 	}
 	case GD_DEF_S_CERT: {
 		size_t b = a->s + 1, k = b;     /* the file's base name before the extension */
+		bool keep = false;
 		static const char *const names[] = { "server", "private", "priv", "tls", "ssl", "client", "domain" };
 
 		while (k > 0 && (norm[k - 1] == '_' || norm[k - 1] == '-' || (norm[k - 1] >= 'a' && norm[k - 1] <= 'z') ||
 				 (norm[k - 1] >= '0' && norm[k - 1] <= '9')))
 			k--;
 		for (size_t i = k; i + 3 <= b; i++)
-			if (memcmp(norm + i, "key", 3) == 0 || (i + 4 <= b && memcmp(norm + i, "priv", 4) == 0))
-				return true;
+			keep |= memcmp(norm + i, "key", 3) == 0 || (i + 4 <= b && memcmp(norm + i, "priv", 4) == 0);
 		for (size_t i = 0; i < MG_ARRAY_LEN(names); i++)
-			if (b - k == strlen(names[i]) && memcmp(norm + k, names[i], b - k) == 0)
-				return true;
-		return false;
+			keep |= b - k == strlen(names[i]) && memcmp(norm + k, names[i], b - k) == 0;
+		if (keep)
+			a->s = k;
+		return keep;
 	}
 	default:
 		return true;
@@ -834,6 +838,26 @@ static const char *atom_signal(enum gd_def_atom k, enum cls *cls)
 	}
 }
 
+/* A phrase given as an example of what something detects or warns about
+ * ("flags phrases such as 'ignore previous instructions'", "hidden
+ * <IMPORTANT> tags"): in quotes or named as a tag, after a mention cue in
+ * its sentence. */
+static bool quoted_mention(const struct gd_defscan *d, const struct atom *a)
+{
+	const char *n = d->text.norm;
+	size_t len = d->text.len;
+	bool cue = false, quoted, tag;
+
+	for (size_t i = 0; i < d->n_atoms && !cue; i++)
+		cue = d->atoms[i].kind == GD_DEF_A_MENTION && d->atoms[i].sent == a->sent && d->atoms[i].e <= a->s;
+	if (!cue)
+		return false;
+	quoted = a->s > 0 && a->e < len && (n[a->s - 1] == '\'' || n[a->s - 1] == '"') && n[a->e] == n[a->s - 1];
+	tag = (a->kind == GD_DEF_A_MARKER || a->kind == GD_DEF_A_BRACKET || a->kind == GD_DEF_A_TOKEN) &&
+	      (starts(n, len, a->e, " tag") || starts(n, len, a->e, " marker") || starts(n, len, a->e, " block"));
+	return quoted || tag;
+}
+
 /* Findings that one pattern makes by itself. */
 static void direct_findings(struct scan *sc)
 {
@@ -851,6 +875,10 @@ static void direct_findings(struct scan *sc)
 			continue;       /* instructions are written to the model */
 		if (a->kind == GD_DEF_A_BCC && example_host(d->text.norm, a->s, a->e))
 			continue;
+		if (quoted_mention(d, a)) {
+			find_n(sc, "quoted-phrase", C_QUOTED, 1, a->s, a->e);
+			continue;
+		}
 		find_n(sc, sig, cls, w, a->s, a->e);
 	}
 }
@@ -941,8 +969,10 @@ static void combine(struct scan *sc)
 				else
 					w = g.read || sent_out ? 3 : 2;
 				find_n(sc, "sensitive-file", C_SENSITIVE, w, a->s, a->e);
-				if (sent_out && sub != GD_DEF_S_PERSIST)
-					find_n(sc, "exfiltration", C_EXFIL, out ? 7 : 3, fs, a->e);
+				/* into a parameter, to an address or this tool; "adds the key
+				 * to the agent", "uploads .env to Vercel" is what the tool does */
+				if (sent_out && out && sub != GD_DEF_S_PERSIST)
+					find_n(sc, "exfiltration", C_EXFIL, 7, fs, a->e);
 				break;
 			}
 			case GD_DEF_A_CRED:

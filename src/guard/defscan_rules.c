@@ -269,7 +269,7 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "numbers?|wallet\\skeys?|environment\\svariables?|env\\svars?)\\b" },
 	{ GD_DEF_A_CONTEXT, 0, 0, 0,
 	  "\\b(?:conversation|chat|message|dialog|dialogue|session|interaction)\\s(?:history|histories|log|logs|"
-	  "transcript|transcripts|so\\sfar)\\b|\\b(?:previous|prior|earlier|past|all|entire|full|whole|recent)\\s"
+	  "transcript|transcripts|so\\sfar)\\b|\\b(?:previous|prior|earlier|past|entire|full|whole|recent)\\s"
 	  "(?:user\\s)?(?:messages|conversations?|prompts|queries|turns|chats?|exchanges|interactions)\\b|"
 	  "\\bchain[\\s_-]of[\\s_-]thought\\b|\\b(?:your|the\\smodel's|the\\sassistant's|the\\sai's|the\\s"
 	  "agent's)\\s(?:instructions|system\\sprompt|system\\smessage|reasoning|context\\swindow|context|memory|"
@@ -291,6 +291,12 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "filesystem|file\\ssystem|home\\sdirectory|local\\smachine|computer|keychain|conversation|chat|memory|"
 	  "context|browser|clipboard|machine|dotfiles?|vault|files?|system)\\b|\\b(?:stored|saved|located|kept)\\s"
 	  "(?:in|on|at|under)\\b" },
+
+	/* ---- a phrase quoted as an example, not said ---- */
+	{ GD_DEF_A_MENTION, 0, 0, 0,
+	  "\\b(?:such\\sas|like|e\\.g\\.|for\\sexample|for\\sinstance|phrases?|patterns?|strings?|keywords?|"
+	  "detects?|detecting|flags?|flagging|blocks?|catches|recogni[sz]es?|scans?\\sfor|looks?\\sfor|warns?\\s"
+	  "about|examples?\\sof|known)\\b" },
 
 	/* ---- shadowing phrasing (used next to another server's or tool's name) ---- */
 	{ GD_DEF_A_CUE, 0, 0, GD_DEF_NOSOM,

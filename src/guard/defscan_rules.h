@@ -40,6 +40,7 @@ enum gd_def_atom {
 	GD_DEF_A_SOURCE,        /* from the environment, from config, stored in */
 	GD_DEF_A_CUE,           /* shadowing phrasing: instead of, when X is called, before using */
 	GD_DEF_A_CUE_WEAK,      /* also, together with, after, then */
+	GD_DEF_A_MENTION,       /* such as, e.g., phrases, detects: what follows is quoted, not said */
 	GD_DEF_A_N
 };
 
