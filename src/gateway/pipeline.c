@@ -182,7 +182,8 @@ static enum gd_verdict run_from(struct gateway *gw, struct gd_msg *m, char **lin
 		if (o->verdict == GD_PENDING && (!h || !c->abandon)) {
 			gd_out_reset(o);
 			gd_out_deny(o, "mcpguard could not hold this message for %s (%s)", c->name,
-				    h ? "the check cannot let go of it" : "too many messages wait already");
+				    h ? "the check cannot let go of it" : !spec ? "this message cannot wait"
+				    : "too many messages of this session wait already");
 		}
 		if (o->verdict == GD_PENDING) {
 			audit_findings(gw, m, o, GD_PENDING);

@@ -81,7 +81,9 @@ struct gd_check {
 };
 
 /* A pending check's answer: out filled as run would fill it (pass, edit or
- * deny); the gateway takes it from there.  Once per wait. */
+ * deny); the gateway applies it and resets out (the edits' texts are
+ * freed; out itself stays the check's).  Once per wait, from the loop,
+ * never from inside run. */
 static inline void gd_wait_decide(struct gd_wait *w, struct gd_out *out)
 {
 	w->decide(w, out);
