@@ -15,8 +15,8 @@ import {
   CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
-  connect, finish, gatewayBin, modules, node, officialServer, readAudit, root, tempDir, waitFor,
-  writeCatalog,
+  connect, finish, gatewayBin, listAll, modules, node, officialServer, readAudit, root, tempDir,
+  waitFor, writeCatalog,
 } from './lib.mjs';
 
 import { shapes } from '../fixtures/hostile_shapes.mjs';
@@ -306,23 +306,44 @@ describe('secrets reach only their owner', () => {
   });
 
   it('benign results of the official servers come through byte-identical', async () => {
-    const cat = writeCatalog(tempDir('mcpguard-benign-'), {
+    const base = tempDir('mcpguard-benign-');
+    const data = path.join(base, 'data');
+    fs.mkdirSync(path.join(data, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'notes.md'), '# Notes\n\npassword: see the vault\napi_key=${API_KEY}\n');
+    fs.writeFileSync(path.join(data, 'sub', 'config.json'), JSON.stringify({ token: '<your token>', retries: 3 }));
+    const cat = writeCatalog(base, {
       everything: { command: [node, officialServer('everything')] },
+      filesystem: { command: [node, officialServer('filesystem'), data] },
+      memory: { command: [node, officialServer('memory')],
+        env: [{ name: 'MEMORY_FILE_PATH', value: '/workspace/memory.json' }] },
     });
-    const calls = [['echo', { message: 'hello password: not-a-secret' }], ['get-sum', { a: 1, b: 2 }],
-      ['get-tiny-image', {}], ['get-annotated-message', { messageType: 'success', includeImage: true }],
-      ['get-structured-content', { location: 'Chicago' }], ['get-resource-links', { count: 5 }],
-      ['get-env', {}]];
+    const calls = [['everything__echo', { message: 'hello password: not-a-secret' }],
+      ['everything__get-sum', { a: 1, b: 2 }], ['everything__get-tiny-image', {}],
+      ['everything__get-annotated-message', { messageType: 'success', includeImage: true }],
+      ['everything__get-structured-content', { location: 'Chicago' }],
+      ['everything__get-resource-links', { count: 5 }], ['everything__get-env', {}],
+      ['filesystem__list_allowed_directories', {}], ['filesystem__list_directory', { path: data }],
+      ['filesystem__directory_tree', { path: data }],
+      ['filesystem__read_text_file', { path: path.join(data, 'notes.md') }],
+      ['filesystem__read_multiple_files', { paths: [path.join(data, 'notes.md'), path.join(data, 'sub', 'config.json')] }],
+      ['filesystem__search_files', { path: data, pattern: '*.json' }],
+      ['memory__create_entities', { entities: [{ name: 'vault', entityType: 'service',
+        observations: ['the password is kept in the vault', 'token rotation every 90 days'] }] }],
+      ['memory__read_graph', {}], ['memory__search_nodes', { query: 'vault' }]];
     // (resources made on the fly carry the time they were made: left out)
     const outputs = [];
     for (const mode of ['false', 'redact']) {
-      const g = await connect(['gateway', 'run', '--catalog', cat, '--no-cache', '--workspace-dir', ws,
-        '--audit-log', audit, `--block-secrets=${mode}`]);
+      const g = await connect(['gateway', 'run', '--catalog', cat, '--no-cache',
+        '--workspace-dir', path.join(base, `ws-${mode}`), '--audit-log', audit, `--block-secrets=${mode}`]);
       let raw = '';
       g.transport.proc.stdout.on('data', (d) => { raw += d.toString(); });
-      for (const [name, a] of calls) await g.client.callTool({ name, arguments: a });
+      for (const [name, a] of calls) {
+        const r = await g.client.callTool({ name, arguments: a });
+        assert.notEqual(r.isError, true, `${name}: ${JSON.stringify(r)}`);
+      }
       for (const uri of ['demo://resource/static/document/architecture.md', 'demo://resource/static/document/features.md'])
         await g.client.readResource({ uri });
+      await listAll(g.client, 'tools/list');
       await finish(null, g.transport, assert);
       outputs.push(raw);
     }
