@@ -399,6 +399,10 @@ struct gw_wait_spec {
  * comes later.  Without a spec (the caller cannot wait), pending denies. */
 enum gd_verdict gw_pipeline_run(struct gateway *gw, struct gd_msg *m, char **line, size_t *len,
 				char *reason, size_t reason_len, const struct gw_wait_spec *spec);
+/* Let go of the first message s has waiting whose spec match() accepts
+ * (the check abandons it; ctx_free runs; done never does).  true if one was. */
+bool gw_pipeline_drop(struct gw_session *s, bool (*match)(const struct gw_wait_spec *spec, void *arg),
+		      void *arg);
 /* The session closes: every message it has waiting is let go. */
 void gw_pipeline_session_closed(struct gw_session *s);
 void gw_pipeline_release(struct gateway *gw);

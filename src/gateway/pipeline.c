@@ -254,19 +254,38 @@ static void hold_decide(struct gd_wait *w, struct gd_out *out)
 	}
 }
 
-void gw_pipeline_session_closed(struct gw_session *s)
+static void let_go(struct gw_hold *h)
+{
+	struct gd_check *c = h->gw->cfg.checks[h->check];
+
+	c->abandon(c, &h->wait);
+	if (h->spec.ctx_free)
+		h->spec.ctx_free(h->spec.ctx);
+	hold_free(h);
+}
+
+bool gw_pipeline_drop(struct gw_session *s, bool (*match)(const struct gw_wait_spec *spec, void *arg),
+		      void *arg)
 {
 	struct mg_list *pos, *tmp;
 
 	mg_list_each_safe(pos, tmp, &s->holds) {
 		struct gw_hold *h = mg_container_of(pos, struct gw_hold, node);
-		struct gd_check *c = s->gw->cfg.checks[h->check];
 
-		c->abandon(c, &h->wait);
-		if (h->spec.ctx_free)
-			h->spec.ctx_free(h->spec.ctx);
-		hold_free(h);
+		if (match(&h->spec, arg)) {
+			let_go(h);
+			return true;
+		}
 	}
+	return false;
+}
+
+void gw_pipeline_session_closed(struct gw_session *s)
+{
+	struct mg_list *pos, *tmp;
+
+	mg_list_each_safe(pos, tmp, &s->holds)
+		let_go(mg_container_of(pos, struct gw_hold, node));
 }
 
 void gw_pipeline_release(struct gateway *gw)

@@ -519,12 +519,14 @@ struct held_request {
 	struct gw_server *srv;
 	char *exposed, *orig, *uri, *id, *method;
 	size_t idl;
+	char *key;                      /* canonical id, for a client's cancel */
 };
 
 struct held_arg {
 	const struct route *r;
 	const char *id, *method;
 	size_t idl;
+	const json_t *id_value;
 };
 
 static void *held_make(struct gw_session *s, void *arg)
@@ -539,6 +541,7 @@ static void *held_make(struct gw_session *s, void *arg)
 	h->id = mg_memdup0(a->id, a->idl);
 	h->idl = a->idl;
 	h->method = mg_strdup(a->method);
+	h->key = gw_id_key(a->id_value);
 	return h;
 }
 
@@ -551,6 +554,7 @@ static void held_free(void *ctx)
 	free(h->uri);
 	free(h->id);
 	free(h->method);
+	free(h->key);
 	free(h);
 }
 
@@ -593,7 +597,7 @@ static void forward(struct gw_session *s, struct rpc_msg *m, const struct route 
 		.name = r->exposed ? r->exposed : r->uri,
 		.session = s->id,
 	};
-	struct held_arg arg = { r, id, m->method, idl };
+	struct held_arg arg = { r, id, m->method, idl, m->id };
 	struct gw_wait_spec spec = { s, held_make, &arg, held_done, held_free, NULL };
 	char reason[512];
 	char *copy;
@@ -786,6 +790,11 @@ static void handle_request(struct gw_session *s, struct rpc_msg *m)
 
 /* ---- notifications from the client ---- */
 
+static bool is_held_request(const struct gw_wait_spec *spec, void *key)
+{
+	return spec->done == held_done && strcmp(((struct held_request *)spec->ctx)->key, key) == 0;
+}
+
 static void on_cancelled(struct gw_session *s, struct rpc_msg *m)
 {
 	json_t *rid = json_object_get(m->params, "requestId");
@@ -796,9 +805,11 @@ static void on_cancelled(struct gw_session *s, struct rpc_msg *m)
 		return;
 	key = gw_id_key(rid);
 	c = mg_map_gets(&s->calls, key);
-	free(key);
 	if (c)
 		gw_call_cancel(c, jx_str(m->params, "reason"));
+	else
+		gw_pipeline_drop(s, is_held_request, key);  /* still waiting on a check */
+	free(key);
 }
 
 static void on_roots_changed(struct gw_session *s)

@@ -443,6 +443,21 @@ static void test_pending_checks(void **state)
 	assert_non_null(strstr(t.lines[4], "\"isError\":true"));
 	assert_non_null(strstr(t.lines[4], "a person said no"));
 
+	/* The client cancels a request a check holds: the check lets go of it,
+	 * and nothing is answered. */
+	pc.n = 0;
+	gw_session_recv(s, call, strlen(call));
+	assert_int_equal(pc.n, 1);
+	{
+		const char *cancel = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
+				     "\"params\":{\"requestId\":5}}";
+
+		gw_session_recv(s, cancel, strlen(cancel));
+	}
+	assert_int_equal(pc.abandoned, 1);
+	assert_null(pc.waits[0]);
+	assert_int_equal(t.n, 5);
+
 	/* The session goes while a request and a message wait: the check is
 	 * told to let go of both; nothing leaks (ASan). */
 	pc.n = 0;
@@ -450,7 +465,7 @@ static void test_pending_checks(void **state)
 	gw_session_notify(s, "notifications/message", json_pack("{ss}", "data", "hold-me 4"));
 	assert_int_equal(pc.n, 2);
 	gw_session_close(s);
-	assert_int_equal(pc.abandoned, 2);
+	assert_int_equal(pc.abandoned, 3);
 	assert_null(pc.waits[0]);
 	assert_null(pc.waits[1]);
 	teardown_gw(f);
