@@ -18,6 +18,7 @@ static const char usage[] =
 	"  secret         Keep secrets for servers in an encrypted store (set, ls, rm)\n"
 	"  logs           Show the audit log (filters, --follow)\n"
 	"  audit verify   Check the audit log's hash chain\n"
+	"  scan FILE      Scan a saved list answer for poisoned tool definitions\n"
 	"  version        Print the version\n"
 	"\n"
 	"Run 'mcpguard <command> --help' for the options of a command.\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
 		return cli_sandbox(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
 		return cli_audit(argc - 1, argv + 1);
+	if (strcmp(argv[1], "scan") == 0)
+		return cli_scan(argc - 1, argv + 1);
 	if (strcmp(argv[1], "logs") == 0)
 		return cli_logs(argc - 1, argv + 1);
 	if (strcmp(argv[1], "secret") == 0)
