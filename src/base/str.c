@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,4 +201,22 @@ int mg_hexval(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+double mg_entropy(const void *data, size_t n)
+{
+	const unsigned char *s = data;
+	unsigned count[256] = { 0 };
+	double h = 0;
+
+	for (size_t i = 0; i < n; i++)
+		count[s[i]]++;
+	for (unsigned c = 0; c < 256; c++) {
+		if (count[c]) {
+			double p = (double)count[c] / (double)n;
+
+			h -= p * log2(p);
+		}
+	}
+	return h;
 }

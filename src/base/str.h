@@ -28,6 +28,8 @@ void mg_strv_free(char **v);
 /* Append a copy of s to a NULL-terminated vector (realloc'd). */
 char **mg_strv_push(char **v, const char *s);
 
+/* Shannon entropy of the bytes, in bits per byte (0 for none). */
+double mg_entropy(const void *data, size_t n);
 /* The value of one hex digit, or -1. */
 int mg_hexval(int c);
 /* Glob match supporting '*' (any run) and '?' (one char). */

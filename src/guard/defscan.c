@@ -72,13 +72,13 @@
 
 #include <errno.h>
 #include <hs.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/str.h"
 #include "guard/defscan_rules.h"
 #include "guard/defscan_text.h"
 
@@ -1235,23 +1235,6 @@ static void param_name(struct scan *sc)
 		find(sc, "prose-parameter-name", C_PARAM, 3, 0, sc->raw_len, 0, t->norm, t->len);
 }
 
-static double entropy(const char *s, size_t n)
-{
-	unsigned count[256] = { 0 };
-	double h = 0;
-
-	for (size_t i = 0; i < n; i++)
-		count[(unsigned char)s[i]]++;
-	for (unsigned c = 0; c < 256; c++) {
-		if (count[c]) {
-			double p = (double)count[c] / (double)n;
-
-			h -= p * log2(p);
-		}
-	}
-	return h;
-}
-
 static void encoded_blobs(struct scan *sc)
 {
 	const char *s = sc->raw;
@@ -1269,7 +1252,7 @@ static void encoded_blobs(struct scan *sc)
 			dig |= s[i] >= '0' && s[i] <= '9';
 			i++;
 		}
-		if (i - b >= 80 && up && lo && dig && entropy(s + b, i - b) >= 4.5) {
+		if (i - b >= 80 && up && lo && dig && mg_entropy(s + b, i - b) >= 4.5) {
 			find(sc, "encoded-blob", C_ENCODED, 2, b, i - b, 0, s + b, i - b);
 			return;
 		}

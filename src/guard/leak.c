@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <hs.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/str.h"
 
 /* ---- the credential shapes ---------------------------------------------
  * Each is an anchor (a Vectorscan expression, reported with its leftmost
@@ -356,23 +356,6 @@ static bool b64_byte(unsigned char c)
 
 /* ---- shape checks --------------------------------------------------------- */
 
-static double entropy(const char *s, size_t n)
-{
-	unsigned count[256] = { 0 };
-	double h = 0;
-
-	for (size_t i = 0; i < n; i++)
-		count[(unsigned char)s[i]]++;
-	for (unsigned c = 0; c < 256; c++) {
-		if (count[c]) {
-			double p = (double)count[c] / (double)n;
-
-			h -= p * log2(p);
-		}
-	}
-	return h;
-}
-
 /* a.b.c: identifiers joined by dots (code, not a value) */
 static bool dotted_name(const char *v, size_t n)
 {
@@ -445,7 +428,7 @@ static bool secret_like(const char *v, size_t n)
 		return false;           /* $PASSWORD, %PASSWORD% */
 	if (dotted_name(v, n) || code_start(v, n))
 		return false;           /* process.env.API_KEY, this.secret === x */
-	return entropy(v, n) >= (lower + upper + digit >= 2 ? 3.0 : 3.5);
+	return mg_entropy(v, n) >= (lower + upper + digit >= 2 ? 3.0 : 3.5);
 }
 
 /* A random token's tail has no long run of one character; documentation
