@@ -70,3 +70,56 @@ void gd_out_reset(struct gd_out *o)
 	o->verdict = GD_PASS;
 	o->wait = NULL;
 }
+
+/* ---- definition checks ---- */
+
+const char *gd_def_kind_name(enum gd_def_kind k)
+{
+	static const char *const names[] = { "tool", "prompt", "resource", "resource template",
+					      "instructions" };
+
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "definition";
+}
+
+void gd_def_out_finding(struct gd_def_out *o, const char *check, const char *kind,
+			const char *fmt, ...)
+{
+	struct gd_finding *f;
+	va_list ap;
+
+	if (o->n_findings == GD_MAX_FINDINGS) {
+		o->more_findings++;
+		return;
+	}
+	f = &o->findings[o->n_findings++];
+	snprintf(f->check, sizeof(f->check), "%s", check);
+	snprintf(f->kind, sizeof(f->kind), "%s", kind);
+	va_start(ap, fmt);
+	vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
+	va_end(ap);
+}
+
+void gd_def_out_withhold(struct gd_def_out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(o->reason, sizeof(o->reason), fmt, ap);
+	va_end(ap);
+	json_decref(o->replacement);
+	o->replacement = NULL;
+	o->action = GD_DEF_WITHHOLD;
+}
+
+void gd_def_out_replace(struct gd_def_out *o, json_t *r)
+{
+	json_decref(o->replacement);
+	o->replacement = r;
+	o->action = GD_DEF_REPLACE;
+}
+
+void gd_def_out_reset(struct gd_def_out *o)
+{
+	json_decref(o->replacement);
+	memset(o, 0, sizeof(*o));
+}

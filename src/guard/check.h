@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "json/jx.h"
 
 enum gd_dir { GD_TO_SERVER, GD_TO_CLIENT };
@@ -48,7 +50,8 @@ struct gd_msg {
 struct gd_finding {
 	char check[24];
 	char kind[64];          /* a secret's name or a pattern's kind */
-	char detail[64];        /* e.g. the encoding it was found in */
+	char detail[192];       /* e.g. the encoding it was found in; for a
+				   definition: the field path and the words */
 };
 
 struct gd_out;
@@ -95,5 +98,69 @@ void gd_out_finding(struct gd_out *o, const char *check, const char *kind, const
 void gd_out_deny(struct gd_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Free the edit texts and reset to pass. */
 void gd_out_reset(struct gd_out *o);
+
+/* ---- Definitions: what servers say about themselves ----
+ *
+ * Every tool, prompt, resource and resource-template definition a server
+ * lists, and its initialize `instructions`, is offered to each registered
+ * definition check (gw_config.def_checks) in order before clients can see
+ * it.  A check answers:
+ *   keep      list it as it is;
+ *   replace   list `replacement` instead (a sanitized or annotated copy);
+ *   withhold  do not list it, and answer a call to it with `reason`
+ *             (a definition held for approval, a poisoned one).
+ * Later checks see the replacement; a withheld definition goes no further.
+ * The gateway remembers each outcome for the same definition (and the same
+ * names of other servers) and offers it again only after the check's
+ * watched path changed; so a check is asked once per definition it has not
+ * seen, and its findings are audited once.  A definition check may read
+ * and write its own small files (a pin store), synchronously. */
+enum gd_def_kind { GD_DEF_TOOL, GD_DEF_PROMPT, GD_DEF_RESOURCE, GD_DEF_TEMPLATE,
+		   GD_DEF_INSTRUCTIONS };
+enum gd_def_action { GD_DEF_KEEP, GD_DEF_REPLACE, GD_DEF_WITHHOLD };
+
+struct gd_def {
+	const char *server;             /* the catalog name of the server */
+	enum gd_def_kind kind;
+	const char *name;               /* tool or prompt name (the server's own), URI,
+					   URI template; "instructions" */
+	const json_t *def;              /* as listed (for instructions: a JSON string) */
+	/* Names of the other servers and their tools and prompts (the names
+	 * this server also has left out), NULL-terminated. */
+	const char *const *other_names;
+};
+
+struct gd_def_out {
+	enum gd_def_action action;      /* starts as keep */
+	json_t *replacement;            /* replace: the new definition (the gateway takes it) */
+	char reason[512];               /* withhold: what a call to it is answered */
+	struct gd_finding findings[GD_MAX_FINDINGS];
+	size_t n_findings;
+	size_t more_findings;
+};
+
+struct gd_def_check {
+	const char *name;
+	/* Review d; fill out.  0 or -errno (the definition is then withheld: a
+	 * check that cannot decide fails closed). */
+	int (*review)(struct gd_def_check *c, const struct gd_def *d, struct gd_def_out *out);
+	/* A file or folder whose change means earlier answers may be stale (a
+	 * pin approved from another process); NULL: none.  The gateway watches
+	 * it, calls reload, and reviews everything again. */
+	const char *(*watch)(struct gd_def_check *c);
+	void (*reload)(struct gd_def_check *c);
+	void (*free)(struct gd_def_check *c);
+};
+
+/* Names of the kinds as findings and messages spell them: "tool", "prompt",
+ * "resource", "resource template", "instructions". */
+const char *gd_def_kind_name(enum gd_def_kind k);
+void gd_def_out_finding(struct gd_def_out *o, const char *check, const char *kind,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void gd_def_out_withhold(struct gd_def_out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Replace with r (taken; a previous replacement is dropped). */
+void gd_def_out_replace(struct gd_def_out *o, json_t *r);
+void gd_def_out_reset(struct gd_def_out *o);
 
 #endif
