@@ -684,7 +684,8 @@ static int run(struct opts *o)
 	struct gateway *gw = NULL;
 	struct aud_log *audit = NULL;
 	struct cli_secrets secrets = { 0 };
-	struct gd_check *leak = NULL;
+	struct gd_check *leak = NULL, *checks[4];
+	size_t n_checks = 0;
 	struct mg_budget queued;
 	struct mg_err err;
 	uv_loop_t loop;
@@ -714,10 +715,11 @@ static int run(struct opts *o)
 	mg_log_set_filter(redact_log, leak);
 	o->cfg.redact = redact_text;
 	o->cfg.redact_ctx = leak;
-	if (o->block_secrets) {
-		o->cfg.checks = &leak;
-		o->cfg.n_checks = 1;
-	}
+	/* The checks every message passes, in order. */
+	if (o->block_secrets)
+		checks[n_checks++] = leak;
+	o->cfg.checks = checks;
+	o->cfg.n_checks = n_checks;
 	if (o->cfg.log_calls) {
 		if (!o->audit_path)
 			path = cli_default_audit_path();
