@@ -146,9 +146,12 @@ struct gd_def_check {
 	int (*review)(struct gd_def_check *c, const struct gd_def *d, struct gd_def_out *out);
 	/* A file or folder whose change means earlier answers may be stale (a
 	 * pin approved from another process); NULL: none.  The gateway watches
-	 * it, calls reload, and reviews everything again. */
+	 * it (events are coalesced) and calls reload: true when the state read
+	 * now differs from what the check knew (its own writes during review
+	 * are not a change), and the gateway then reviews everything again.
+	 * review must not write when nothing changed, or watching would loop. */
 	const char *(*watch)(struct gd_def_check *c);
-	void (*reload)(struct gd_def_check *c);
+	bool (*reload)(struct gd_def_check *c);
 	void (*free)(struct gd_def_check *c);
 };
 
