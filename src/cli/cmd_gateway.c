@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "gateway/gateway.h"
+#include "guard/def_check.h"
 #include "cli/secrets.h"
 #include "cli/serve.h"
 
@@ -116,6 +117,16 @@ static const char gateway_usage[] =
 	"  --secret-store DIR        Where the encrypted store lives (default\n"
 	"                            /etc/mcpguard as root, else ~/.config/mcpguard).\n"
 	"\n"
+	"Tool definitions (docs/security.md#tool-definitions-scanning):\n"
+	"  --scan-definitions[=BOOL] Scan every tool, prompt and resource definition and the\n"
+	"                            servers' instructions for poisoning before clients see\n"
+	"                            them (default true).\n"
+	"  --on-malicious=ACTIONS    What a definition that looks malicious gets: hide\n"
+	"                            (default: not listed, calls refused with why), or any\n"
+	"                            of sanitize,annotate,log (comma-separated).\n"
+	"  --on-suspicious=ACTIONS   The same for a suspicious one (default sanitize,annotate:\n"
+	"                            hidden characters removed, a warning the model reads).\n"
+	"\n"
 	"Audit and logs:\n"
 	"  --log-calls[=BOOL]        Audit every request as one JSON line (default true),\n"
 	"                            and print a summary of each tool call on stderr.\n"
@@ -176,6 +187,8 @@ struct opts {
 	uint64_t audit_max_size;
 	bool block_secrets;
 	enum gd_leak_mode leak_mode;
+	bool scan_definitions;
+	unsigned on_malicious, on_suspicious;
 	uint64_t max_queued;            /* --max-queued-output */
 };
 
@@ -255,7 +268,8 @@ static const char *const value_flags[] = {
 	"--pids", "--workspace-dir", "--secrets", "--secret-store", "--audit-max-size",
 	"--max-instances", "--max-instances-per-client", "--reclaim-idle-after", "--max-queued-output",
 	"--http-max-connections", "--http-reserved-connections",
-	"--http-max-connections-per-address", "--http-header-timeout", "--http-idle-timeout", NULL,
+	"--http-max-connections-per-address", "--http-header-timeout", "--http-idle-timeout",
+	"--on-malicious", "--on-suspicious", NULL,
 };
 static const char *const ignored_value_flags[] = {
 	"--registry", "--config",
@@ -442,6 +456,15 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 			else if (gd_leak_mode_parse(f->value, &o->leak_mode))
 				goto bad;
 		}
+	} else if (strcmp(f->name, "--scan-definitions") == 0) {
+		if (parse_bool(f->value, &o->scan_definitions))
+			goto bad;
+	} else if (strcmp(f->name, "--on-malicious") == 0) {
+		if (gd_def_actions_parse(f->value, &o->on_malicious))
+			goto bad;
+	} else if (strcmp(f->name, "--on-suspicious") == 0) {
+		if (gd_def_actions_parse(f->value, &o->on_suspicious))
+			goto bad;
 	} else if (strcmp(f->name, "--secrets") == 0) {
 		char **parts = mg_split_csv(f->value);
 
@@ -685,7 +708,8 @@ static int run(struct opts *o)
 	struct aud_log *audit = NULL;
 	struct cli_secrets secrets = { 0 };
 	struct gd_check *leak = NULL, *checks[4];
-	size_t n_checks = 0;
+	struct gd_def_check *scan = NULL, *def_checks[4];
+	size_t n_checks = 0, n_def_checks = 0;
 	struct mg_budget queued;
 	struct mg_err err;
 	uv_loop_t loop;
@@ -720,6 +744,18 @@ static int run(struct opts *o)
 		checks[n_checks++] = leak;
 	o->cfg.checks = checks;
 	o->cfg.n_checks = n_checks;
+	/* The checks every definition a server lists passes, in order. */
+	if (o->scan_definitions) {
+		char why[256];
+
+		if (gd_def_check_new(&scan, o->on_malicious, o->on_suspicious, why, sizeof(why))) {
+			fprintf(stderr, "mcpguard: the definition scanner failed to start: %s\n", why);
+			goto out;
+		}
+		def_checks[n_def_checks++] = scan;
+	}
+	o->cfg.def_checks = def_checks;
+	o->cfg.n_def_checks = n_def_checks;
 	if (o->cfg.log_calls) {
 		if (!o->audit_path)
 			path = cli_default_audit_path();
@@ -771,6 +807,8 @@ out:
 	mg_log_set_filter(NULL, NULL);
 	if (leak)
 		leak->free(leak);
+	if (scan)
+		scan->free(scan);
 	cli_secrets_release(&secrets);
 	catalog_release(&cat);
 	free(state);
@@ -806,6 +844,9 @@ int cli_gateway(int argc, char **argv)
 	o.block_secrets = true;
 	o.audit_max_size = 256ull << 20;
 	o.leak_mode = GD_LEAK_REDACT;
+	o.scan_definitions = true;
+	o.on_malicious = GD_ACT_MALICIOUS_DEFAULT | GD_ACT_LOG;
+	o.on_suspicious = GD_ACT_SUSPICIOUS_DEFAULT | GD_ACT_LOG;
 	o.cfg.reclaim_idle_ms = 60000;
 	o.max_queued = 256u << 20;
 	o.stdio = true;

@@ -31,6 +31,7 @@ void gw_agg_init(struct gw_agg *a)
 	mg_map_init(&a->prompts);
 	mg_map_init(&a->uris);
 	mg_map_init(&a->warned);
+	mg_map_init(&a->withheld);
 }
 
 static void free_entries(struct mg_map *m)
@@ -48,8 +49,20 @@ static void free_entries(struct mg_map *m)
 	mg_map_release(m);
 }
 
+static void release_withheld(struct gw_agg *a)
+{
+	size_t it = 0;
+	void *v;
+
+	while (mg_map_next(&a->withheld, &it, NULL, NULL, &v))
+		free(v);
+	mg_map_release(&a->withheld);
+	mg_map_init(&a->withheld);
+}
+
 static void release_routes(struct gw_agg *a)
 {
+	release_withheld(a);
 	for (size_t k = 0; k < 4; k++)
 		json_decref(mg_steal(&a->lists[k]));
 	free_entries(&a->tools);
@@ -168,6 +181,40 @@ bool gw_tool_allowed(struct gateway *gw, struct gw_server *srv, const char *tool
 
 /* ---- rebuild ---- */
 
+static const enum gd_def_kind def_kinds[] = { GD_DEF_TOOL, GD_DEF_PROMPT, GD_DEF_RESOURCE,
+					       GD_DEF_TEMPLATE };
+static const char *const withheld_keys[] = { "tool", "prompt", "uri", "template" };
+
+static void withhold(struct gw_agg *a, size_t k, const char *name, const char *reason)
+{
+	char key[1100];
+
+	snprintf(key, sizeof(key), "%s:%s", withheld_keys[k], name);
+	free(mg_map_puts(&a->withheld, key, mg_strdup(reason)));
+}
+
+const char *gw_withheld(struct gateway *gw, enum gw_list_kind k, const char *name)
+{
+	char key[1100];
+
+	if (!name || (size_t)snprintf(key, sizeof(key), "%s:%s", withheld_keys[k], name) >= sizeof(key))
+		return NULL;
+	return mg_map_gets(&gw->agg.withheld, key);
+}
+
+/* What the definition checks let clients see of item (a new reference),
+ * or NULL (withheld: recorded under the name clients would use). */
+static json_t *reviewed(struct gateway *gw, struct gw_server *srv, size_t k, const char *name,
+			const char *exposed, json_t *item)
+{
+	const char *reason;
+	json_t *r = gw_review(gw, srv, def_kinds[k], name, item, &reason);
+
+	if (!r)
+		withhold(&gw->agg, k, exposed, reason);
+	return r;
+}
+
 static void add_named(struct gateway *gw, struct gw_server *srv, json_t *items, size_t k,
 		      struct mg_map *routes, json_t *out)
 {
@@ -177,7 +224,7 @@ static void add_named(struct gateway *gw, struct gw_server *srv, json_t *items, 
 	json_array_foreach(items, i, item) {
 		const char *orig = jx_str(item, "name");
 		struct gw_entry *e;
-		json_t *copy;
+		json_t *copy, *seen;
 		char *name;
 
 		if (!orig)
@@ -192,12 +239,18 @@ static void add_named(struct gateway *gw, struct gw_server *srv, json_t *items, 
 			free(name);
 			continue;
 		}
+		seen = reviewed(gw, srv, k, orig, name, item);
+		if (!seen) {
+			free(name);
+			continue;
+		}
 		e = MG_NEW(struct gw_entry);
 		e->srv = srv;
 		e->name = name;
 		e->orig = mg_strdup(orig);
 		mg_map_puts(routes, name, e);
-		copy = json_copy(item);
+		copy = json_copy(seen);
+		json_decref(seen);
 		json_object_set_new(copy, "name", json_string(name));
 		json_array_append_new(out, copy);
 	}
@@ -206,7 +259,7 @@ static void add_named(struct gateway *gw, struct gw_server *srv, json_t *items, 
 static void add_resources(struct gateway *gw, struct gw_server *srv, json_t *items, json_t *out)
 {
 	size_t i;
-	json_t *item;
+	json_t *item, *seen;
 
 	json_array_foreach(items, i, item) {
 		const char *uri = jx_str(item, "uri");
@@ -217,15 +270,18 @@ static void add_resources(struct gateway *gw, struct gw_server *srv, json_t *ite
 			warn_once(&gw->agg, "resource URI", uri, srv->def->name);
 			continue;
 		}
+		seen = reviewed(gw, srv, GW_LIST_RESOURCES, uri, uri, item);
+		if (!seen)
+			continue;
 		mg_map_puts(&gw->agg.uris, uri, srv);
-		json_array_append(out, item);
+		json_array_append_new(out, seen);
 	}
 }
 
 static void add_templates(struct gateway *gw, struct gw_server *srv, json_t *items, json_t *out)
 {
 	size_t i;
-	json_t *item;
+	json_t *item, *seen;
 
 	json_array_foreach(items, i, item) {
 		const char *t = jx_str(item, "uriTemplate");
@@ -233,13 +289,27 @@ static void add_templates(struct gateway *gw, struct gw_server *srv, json_t *ite
 
 		if (!t)
 			continue;
+		seen = reviewed(gw, srv, GW_LIST_TEMPLATES, t, t, item);
+		if (!seen)
+			continue;
 		gw->agg.tmpls = mg_realloc(gw->agg.tmpls, (gw->agg.n_tmpls + 1) * sizeof(*tm));
 		tm = &gw->agg.tmpls[gw->agg.n_tmpls++];
 		tm->srv = srv;
 		tm->tmpl = mg_strdup(t);
 		tm->literal_len = strcspn(t, "{");
-		json_array_append(out, item);
+		json_array_append_new(out, seen);
 	}
+}
+
+static void review_instructions(struct gateway *gw, struct gw_server *srv)
+{
+	json_t *text = json_object_get(srv->view, "instructions");
+	const char *reason;
+
+	json_decref(mg_steal(&srv->instructions));
+	if (json_is_string(text) && json_string_length(text))
+		srv->instructions = gw_review(gw, srv, GD_DEF_INSTRUCTIONS, "instructions", text,
+					      &reason);
 }
 
 void gw_agg_rebuild(struct gateway *gw)
@@ -254,10 +324,12 @@ void gw_agg_rebuild(struct gateway *gw)
 	release_routes(a);
 	for (size_t k = 0; k < 4; k++)
 		a->lists[k] = json_array();
+	gw_review_begin(gw);
 	for (size_t i = 0; i < gw->n_servers; i++) {
 		struct gw_server *srv = gw->servers[i];
 		json_t *v = srv->view;
 
+		review_instructions(gw, srv);
 		if (!v)
 			continue;
 		add_named(gw, srv, jx_arr(v, "tools"), GW_LIST_TOOLS, &a->tools, a->lists[0]);
@@ -265,6 +337,7 @@ void gw_agg_rebuild(struct gateway *gw)
 		add_resources(gw, srv, jx_arr(v, "resources"), a->lists[2]);
 		add_templates(gw, srv, jx_arr(v, "resourceTemplates"), a->lists[3]);
 	}
+	gw_review_end(gw);
 	for (size_t k = 0; k < 4; k++) {
 		changed[k] = !json_equal(old[k], a->lists[k]);
 		any = any || changed[k];
@@ -431,7 +504,7 @@ json_t *gw_agg_instructions(struct gateway *gw)
 
 	mg_buf_init(&b, 1 << 20);
 	for (size_t i = 0; i < gw->n_servers; i++) {
-		const char *text = jx_str(gw->servers[i]->view, "instructions");
+		const char *text = json_string_value(gw->servers[i]->instructions);
 
 		if (!text || !*text)
 			continue;

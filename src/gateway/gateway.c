@@ -117,6 +117,7 @@ int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg
 	      const struct catalog *cat, char *const *names, struct mg_err *err)
 {
 	struct gateway *gw = MG_NEW(struct gateway);
+	int rc;
 
 	gw->loop = loop;
 	gw->cfg = *cfg;
@@ -146,6 +147,11 @@ int gw_create(struct gateway **out, uv_loop_t *loop, const struct gw_config *cfg
 	setup_sandboxes(gw);
 	for (size_t i = 0; i < gw->n_servers; i++)
 		gw_server_load_cache(gw->servers[i]);
+	rc = gw_review_start(gw, err);
+	if (rc) {
+		gw_free(gw);
+		return rc;
+	}
 	gw_agg_rebuild(gw);
 	uv_timer_init(loop, &gw->sweep);
 	gw->sweep.data = gw;
@@ -207,11 +213,14 @@ void gw_free(struct gateway *gw)
 {
 	if (!gw)
 		return;
+	if (gw->rereview.loop)
+		gw_review_release(gw);
 	for (size_t i = 0; i < gw->n_servers; i++) {
 		struct gw_server *srv = gw->servers[i];
 
 		free(srv->shared.last_error);
 		json_decref(srv->view);
+		json_decref(srv->instructions);
 		mg_map_release(&srv->subs);
 		free(srv->prefix);
 		gw_sandbox_release(srv);
@@ -223,11 +232,16 @@ void gw_free(struct gateway *gw)
 	gw_limits_release(gw);
 	sbx_filter_release(&gw->filter);
 	gw_agg_release(&gw->agg);
+	if (gw->rereview.loop) {
+		gw->open_timers++;
+		uv_close((uv_handle_t *)&gw->rereview, timer_closed);
+	}
 	if (gw->sweep.loop) {
-		gw->open_timers = 2;   /* the last close callback frees */
+		gw->open_timers += 2;   /* the last close callback frees */
 		uv_close((uv_handle_t *)&gw->sweep, timer_closed);
 		uv_close((uv_handle_t *)&gw->release, timer_closed);
-		return;
 	}
+	if (gw->open_timers)
+		return;
 	free(gw);
 }

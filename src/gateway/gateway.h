@@ -41,6 +41,11 @@ struct gw_config {
 	 * order; owned by the caller, alive as long as the gateway. */
 	struct gd_check *const *checks;
 	size_t n_checks;
+	/* What every definition a server lists, and its instructions, pass
+	 * before clients see them (gateway/review.c), in order; owned by the
+	 * caller, alive as long as the gateway. */
+	struct gd_def_check *const *def_checks;
+	size_t n_def_checks;
 	/* Secret values the gateway may hand to servers: a catalog entry's
 	 * `secrets:` go into that server's environment, ${NAME} in a remote
 	 * server's headers takes them too (borrowed). */
@@ -66,6 +71,7 @@ struct gw_secret {
 struct gateway;
 struct gw_session;
 struct gd_check;
+struct gd_def_check;
 
 /* A message to a client, and what it belongs to: rel is the exact id text
  * of the client request it concerns (its response, its progress, a

@@ -60,6 +60,11 @@ struct gw_server {
 	int remote_era;                 /* remote: 1 speaks 2026-07-28, -1 does not, 0 unknown */
 	struct gw_sandbox *sandbox;     /* local servers: how they run (sandboxing.c) */
 	char *sandbox_error;            /* why the server cannot start, or NULL */
+	/* review.c: during a rebuild, the names of the other servers and their
+	 * tools and prompts (into the views), and a digest of them */
+	const char **other_names;
+	unsigned char names_digest[16];
+	json_t *instructions;           /* reviewed instructions, or NULL */
 };
 
 /* ---- an upstream instance ---- */
@@ -230,9 +235,20 @@ struct gw_agg {
 	struct gw_tmpl *tmpls;
 	size_t n_tmpls;
 	struct mg_map warned;           /* collision warnings already printed */
+	struct mg_map withheld;         /* "tool:NAME", "prompt:NAME", "uri:URI" ->
+					   why it is not listed (owned) */
 };
 
 enum gw_list_kind { GW_LIST_TOOLS, GW_LIST_PROMPTS, GW_LIST_RESOURCES, GW_LIST_TEMPLATES };
+
+/* Every server's and listed tool's and prompt's name, and whose (review.c). */
+struct gw_names {
+	const char **name;
+	size_t *owner;
+	size_t len, cap;
+};
+
+struct gw_watch;
 
 struct gateway {
 	uv_loop_t *loop;
@@ -268,7 +284,26 @@ struct gateway {
 	const char *refused;            /* the limit the last refused start met */
 	uint64_t refusals;
 	uint64_t refusal_logged_ms;
+	/* review.c */
+	struct mg_map reviews;          /* digest -> gw_outcome */
+	unsigned review_mark;
+	struct gw_names review_names;
+	uv_timer_t rereview;            /* coalesces watch events */
+	struct gw_watch *watches[8];
+	size_t n_watches;
 };
+
+/* review.c: the definition checks.  Around a rebuild: begin, then
+ * gw_review for each definition (a new reference to what clients see, or
+ * NULL with *reason: withheld; reason lives until the next rebuild), end. */
+int gw_review_start(struct gateway *gw, struct mg_err *err);
+void gw_review_release(struct gateway *gw);
+void gw_review_begin(struct gateway *gw);
+json_t *gw_review(struct gateway *gw, struct gw_server *srv, enum gd_def_kind kind,
+		  const char *name, json_t *item, const char **reason);
+void gw_review_end(struct gateway *gw);
+/* Why a definition clients would call by this name is not listed, or NULL. */
+const char *gw_withheld(struct gateway *gw, enum gw_list_kind k, const char *name);
 
 /* sandboxing.c */
 /* Work out how a local server runs (logged); on failure, sandbox_error. */

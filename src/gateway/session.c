@@ -327,7 +327,10 @@ static int find_route(struct gw_session *s, struct rpc_msg *m, enum mcp_route ki
 		e = name ? mg_map_gets(kind == MCP_ROUTE_TOOL ? &gw->agg.tools : &gw->agg.prompts,
 				       name) : NULL;
 		if (!e) {
-			*why = kind == MCP_ROUTE_TOOL ? "Unknown tool" : "Unknown prompt";
+			*why = gw_withheld(gw, kind == MCP_ROUTE_TOOL ? GW_LIST_TOOLS : GW_LIST_PROMPTS,
+					   name);
+			if (!*why)
+				*why = kind == MCP_ROUTE_TOOL ? "Unknown tool" : "Unknown prompt";
 			return RPC_INVALID_PARAMS;
 		}
 		r->srv = e->srv;
@@ -336,6 +339,9 @@ static int find_route(struct gw_session *s, struct rpc_msg *m, enum mcp_route ki
 		return 0;
 	case MCP_ROUTE_URI:
 		r->uri = jx_str(m->params, "uri");
+		*why = gw_withheld(gw, GW_LIST_RESOURCES, r->uri);
+		if (*why)
+			return MCP_RESOURCE_NOT_FOUND;
 		r->srv = r->uri ? gw_route_uri(gw, r->uri) : NULL;
 		if (!r->srv) {
 			*why = "Resource not found";
@@ -773,7 +779,9 @@ static void handle_request(struct gw_session *s, struct rpc_msg *m)
 
 		if (kind == MCP_ROUTE_URI && jx_str(m->params, "uri"))
 			data = json_pack("{ss}", "uri", jx_str(m->params, "uri"));
-		if (kind == MCP_ROUTE_TOOL || kind == MCP_ROUTE_PROMPT) {
+		if ((kind == MCP_ROUTE_TOOL || kind == MCP_ROUTE_PROMPT) &&
+		    !gw_withheld(s->gw, kind == MCP_ROUTE_TOOL ? GW_LIST_TOOLS : GW_LIST_PROMPTS,
+				 jx_str(m->params, "name"))) {
 			char msg[300];
 
 			snprintf(msg, sizeof(msg), "%s: %.200s", why,
