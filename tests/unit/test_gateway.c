@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -34,13 +35,17 @@ static const char catalog_text[] =
 	"    prefix: g\n"
 	"    tools: [keep]\n";
 
+/* Definition checks the next setup_gw hands the gateway. */
+static struct gd_def_check *const *g_def_checks;
+static size_t g_n_def_checks;
+
 static struct fx *setup_gw(enum gw_prefix_mode mode, char **patterns, size_t page)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct gw_config cfg = {
 		.prefix = mode, .tool_patterns = patterns, .page_size = page,
 		.max_message = 1 << 20, .timeout_ms = 1000, .startup_timeout_ms = 1000,
-		.human_timeout_ms = 1000,
+		.human_timeout_ms = 1000, .def_checks = g_def_checks, .n_def_checks = g_n_def_checks,
 	};
 	struct mg_err err;
 
@@ -471,6 +476,153 @@ static void test_pending_checks(void **state)
 	teardown_gw(f);
 }
 
+/* ---- definition checks (review.c) ---- */
+
+struct rev_check {
+	struct gd_def_check base;
+	char dir[64];
+	unsigned reviews, reloads;
+	bool moved;                     /* what reload answers */
+	char seen_others[512];          /* alpha's other_names at its last review */
+};
+
+static int rev_review(struct gd_def_check *c, const struct gd_def *d, struct gd_def_out *o)
+{
+	struct rev_check *rc = (struct rev_check *)c;
+	const char *desc = json_string_value(json_object_get(d->def, "description"));
+
+	rc->reviews++;
+	if (strcmp(d->server, "alpha") == 0 && d->kind == GD_DEF_TOOL) {
+		size_t at = 0;
+
+		for (size_t i = 0; d->other_names[i] && at < sizeof(rc->seen_others); i++)
+			at += (size_t)snprintf(rc->seen_others + at, sizeof(rc->seen_others) - at, "%s,",
+					       d->other_names[i]);
+	}
+	if (d->kind == GD_DEF_INSTRUCTIONS && strstr(json_string_value(d->def), "evil")) {
+		gd_def_out_withhold(o, "instructions withheld");
+		return 0;
+	}
+	if (strncmp(d->name, "bad", 3) == 0) {
+		gd_def_out_finding(o, "rev", "bad-name", "name %s", d->name);
+		gd_def_out_withhold(o, "%s '%s' of server '%s' is withheld by the test",
+				    gd_def_kind_name(d->kind), d->name, d->server);
+	} else if (desc && strcmp(desc, "fix me") == 0) {
+		json_t *r = json_deep_copy(d->def);
+
+		json_object_set_new(r, "description", json_string("fixed"));
+		gd_def_out_replace(o, r);
+	} else if (strcmp(d->name, "broken") == 0) {
+		return -EIO;
+	}
+	return 0;
+}
+
+static const char *rev_watch(struct gd_def_check *c)
+{
+	return ((struct rev_check *)c)->dir;
+}
+
+static bool rev_reload(struct gd_def_check *c)
+{
+	struct rev_check *rc = (struct rev_check *)c;
+
+	rc->reloads++;
+	return rc->moved;
+}
+
+static void stop_loop(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
+/* Run the loop until the check reloaded n times (or 5 s went by). */
+static void wait_reloads(struct fx *f, struct rev_check *rc, unsigned n)
+{
+	uv_timer_t guard;
+
+	uv_timer_init(&f->loop, &guard);
+	uv_timer_start(&guard, stop_loop, 5000, 0);
+	while (rc->reloads < n && uv_is_active((uv_handle_t *)&guard))
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&guard, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(rc->reloads, n);
+}
+
+static void test_definition_checks(void **state)
+{
+	struct rev_check rc = { .base = { "rev", rev_review, rev_watch, rev_reload, NULL } };
+	struct gd_def_check *defs[] = { &rc.base };
+	struct fx *f;
+	struct gateway *gw;
+	unsigned before;
+	char file[96];
+	FILE *fp;
+
+	(void)state;
+	snprintf(rc.dir, sizeof(rc.dir), "/tmp/mg-review-XXXXXX");
+	assert_non_null(mkdtemp(rc.dir));
+	g_def_checks = defs;
+	g_n_def_checks = 1;
+	f = setup_gw(GW_PREFIX_AUTO, NULL, 100);
+	g_def_checks = NULL;
+	g_n_def_checks = 0;
+	gw = f->gw;
+	set_view(gw, 0, "{\"instructions\":\"be nice\",\"tools\":[{\"name\":\"ok\"},{\"name\":\"bad1\"},"
+			"{\"name\":\"fixit\",\"description\":\"fix me\"},{\"name\":\"broken\"}],"
+			"\"resources\":[{\"uri\":\"bad://x\",\"name\":\"bad-res\"},{\"uri\":\"x://ok\",\"name\":\"r\"}]}");
+	set_view(gw, 1, "{\"instructions\":\"evil\",\"tools\":[{\"name\":\"ok\"},{\"name\":\"send\"}]}");
+	gw_agg_rebuild(gw);
+	/* withheld: not listed, not routed, the reason kept for the refusal;
+	 * a check that fails withholds too */
+	assert_names(gw, GW_LIST_TOOLS, "[\"alpha__ok\",\"alpha__fixit\",\"beta__ok\",\"beta__send\"]");
+	assert_null(mg_map_gets(&gw->agg.tools, "alpha__bad1"));
+	assert_string_equal(gw_withheld(gw, GW_LIST_TOOLS, "alpha__bad1"),
+			    "tool 'bad1' of server 'alpha' is withheld by the test");
+	assert_non_null(strstr(gw_withheld(gw, GW_LIST_TOOLS, "alpha__broken"), "could not be checked"));
+	assert_null(gw_withheld(gw, GW_LIST_TOOLS, "alpha__ok"));
+	assert_non_null(gw_withheld(gw, GW_LIST_RESOURCES, "bad://x"));
+	/* replaced: the client sees the replacement, under the exposed name */
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(gw->agg.lists[GW_LIST_TOOLS], 1), "description")), "fixed");
+	/* instructions: alpha's kept, beta's withheld */
+	{
+		json_t *ins = gw_agg_instructions(gw);
+
+		assert_string_equal(json_string_value(ins), "## alpha\nbe nice");
+		json_decref(ins);
+	}
+	/* alpha's review saw the other servers' names, not its own ("ok") */
+	assert_string_equal(rc.seen_others, "beta,send,gamma,");
+	/* the same views again: nothing is reviewed again */
+	before = rc.reviews;
+	gw_agg_rebuild(gw);
+	assert_int_equal(rc.reviews, before);
+	/* one definition changes: only it is reviewed */
+	set_view(gw, 1, "{\"instructions\":\"evil\",\"tools\":[{\"name\":\"ok\",\"description\":\"new\"},{\"name\":\"send\"}]}");
+	gw_agg_rebuild(gw);
+	assert_int_equal(rc.reviews, before + 1);
+	/* a change in the watched folder: reload; unmoved state keeps the
+	 * outcomes, moved state has everything reviewed again */
+	snprintf(file, sizeof(file), "%s/a", rc.dir);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	wait_reloads(f, &rc, 1);
+	assert_int_equal(rc.reviews, before + 1);
+	rc.moved = true;
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	fputs("x", fp);
+	fclose(fp);
+	wait_reloads(f, &rc, 2);
+	assert_true(rc.reviews > before + 1);
+	teardown_gw(f);
+	unlink(file);
+	rmdir(rc.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_uri_routes_and_capabilities),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_pending_checks),
+		cmocka_unit_test(test_definition_checks),
 	};
 
 	if (sodium_init() < 0)
