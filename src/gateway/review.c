@@ -50,12 +50,12 @@ static void add_names(struct gw_names *n, size_t owner, const char *name)
 	n->owner[n->len++] = owner;
 }
 
-static bool owns(const struct gw_names *n, size_t owner, const char *name)
+/* (owner, name) pairs, for "does server i have this name too". */
+static void pair_key(size_t owner, const char *name, struct mg_buf *b)
 {
-	for (size_t i = 0; i < n->len; i++)
-		if (n->owner[i] == owner && strcmp(n->name[i], name) == 0)
-			return true;
-	return false;
+	b->len = 0;
+	mg_buf_add(b, &owner, sizeof(owner));
+	mg_buf_adds(b, name);
 }
 
 /* Every server's and every listed tool's and prompt's name, then for
@@ -64,8 +64,12 @@ static bool owns(const struct gw_names *n, size_t owner, const char *name)
 static void names_build(struct gateway *gw)
 {
 	struct gw_names *n = &gw->review_names;
+	struct mg_map pairs;
+	struct mg_buf key;
 
 	n->len = 0;
+	mg_map_init(&pairs);
+	mg_buf_init(&key, 4096);
 	for (size_t i = 0; i < gw->n_servers; i++) {
 		struct gw_server *srv = gw->servers[i];
 		static const char *const keys[] = { "tools", "prompts" };
@@ -79,6 +83,10 @@ static void names_build(struct gateway *gw)
 				add_names(n, i, jx_str(item, "name"));
 		}
 	}
+	for (size_t j = 0; j < n->len; j++) {
+		pair_key(n->owner[j], n->name[j], &key);
+		mg_map_put(&pairs, key.data, key.len, &pairs);
+	}
 	for (size_t i = 0; i < gw->n_servers; i++) {
 		struct gw_server *srv = gw->servers[i];
 		crypto_generichash_state h;
@@ -87,7 +95,10 @@ static void names_build(struct gateway *gw)
 		srv->other_names = mg_realloc(srv->other_names, (n->len + 1) * sizeof(char *));
 		crypto_generichash_init(&h, NULL, 0, sizeof(srv->names_digest));
 		for (size_t j = 0; j < n->len; j++) {
-			if (n->owner[j] == i || owns(n, i, n->name[j]))
+			if (n->owner[j] == i)
+				continue;
+			pair_key(i, n->name[j], &key);
+			if (mg_map_get(&pairs, key.data, key.len))
 				continue;
 			srv->other_names[m++] = n->name[j];
 			crypto_generichash_update(&h, (const unsigned char *)n->name[j],
@@ -96,6 +107,8 @@ static void names_build(struct gateway *gw)
 		srv->other_names[m] = NULL;
 		crypto_generichash_final(&h, srv->names_digest, sizeof(srv->names_digest));
 	}
+	mg_buf_release(&key);
+	mg_map_release(&pairs);
 }
 
 void gw_review_begin(struct gateway *gw)
