@@ -240,6 +240,7 @@ static struct gw_outcome *run_checks(struct gateway *gw, struct gw_server *srv,
 			.name = name,
 			.def = cur,
 			.other_names = (const char *const *)srv->other_names,
+			.names_id = srv->names_digest,
 		};
 		int rc;
 

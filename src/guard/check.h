@@ -126,8 +126,11 @@ struct gd_def {
 					   URI template; "instructions" */
 	const json_t *def;              /* as listed (for instructions: a JSON string) */
 	/* Names of the other servers and their tools and prompts (the names
-	 * this server also has left out), NULL-terminated. */
+	 * this server also has left out), NULL-terminated; and 16 bytes that
+	 * are the same exactly when the names are (a check may prepare them
+	 * once per set). */
 	const char *const *other_names;
+	const unsigned char *names_id;
 };
 
 struct gd_def_out {
