@@ -9,6 +9,7 @@ int cli_secret(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_logs(int argc, char **argv);
 int cli_scan(int argc, char **argv);
+int cli_pins(int argc, char **argv);
 /* $XDG_STATE_HOME/mcpguard/audit.jsonl (caller frees). */
 char *cli_default_audit_path(void);
 

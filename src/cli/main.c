@@ -19,6 +19,8 @@ static const char usage[] =
 	"  logs           Show the audit log (filters, --follow)\n"
 	"  audit verify   Check the audit log's hash chain\n"
 	"  scan FILE      Scan a saved list answer for poisoned tool definitions\n"
+	"  pins           Pinned definitions: what changed since approved (ls, diff,\n"
+	"                 approve, reject, forget)\n"
 	"  version        Print the version\n"
 	"\n"
 	"Run 'mcpguard <command> --help' for the options of a command.\n"
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
 		return cli_audit(argc - 1, argv + 1);
 	if (strcmp(argv[1], "scan") == 0)
 		return cli_scan(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pins") == 0)
+		return cli_pins(argc - 1, argv + 1);
 	if (strcmp(argv[1], "logs") == 0)
 		return cli_logs(argc - 1, argv + 1);
 	if (strcmp(argv[1], "secret") == 0)
