@@ -59,6 +59,9 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# the gateway's pins (and any other configuration) stay in this run's folder
+export XDG_CONFIG_HOME="$ROOT/$OUT/config"
+mkdir -p "$OUT"
 # shellcheck disable=SC2046
 cc -O2 -g -Wall -Wextra -D_GNU_SOURCE -o "$BIN" bench/mcp_bench.c $(pkg-config --cflags --libs jansson)
 cc -O2 -Wall -Wextra -shared -fPIC -o "$B/pidfd_shim.so" bench/pidfd_shim.c -ldl -lpthread
@@ -85,7 +88,8 @@ P_DIRECT=(-- "$FIXTURE")
 P_RELAY=(-- "$ROOT/$BIN" relay -- "$FIXTURE")
 P_GW=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet)
 # The same with the default security checks off: what they cost.
-P_GW_NOCHECKS=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false)
+P_GW_NOCHECKS=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false \
+	--scan-definitions=false --pin-mode off)
 # What a user gets without flags: every call audited (here to a file) and
 # summarised on stderr (kept in a file too).
 P_GW_AUDIT=(-- "$GW" gateway run --catalog "$CAT" --no-cache --audit-log "$AUDIT")

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "gateway/gateway.h"
 #include "guard/def_check.h"
+#include "pins/pin_check.h"
 #include "cli/secrets.h"
 #include "cli/serve.h"
 
@@ -126,6 +127,12 @@ static const char gateway_usage[] =
 	"                            of sanitize,annotate,log (comma-separated).\n"
 	"  --on-suspicious=ACTIONS   The same for a suspicious one (default sanitize,annotate:\n"
 	"                            hidden characters removed, a warning the model reads).\n"
+	"  --pin-mode=MODE           Pin every definition against rug pulls: tofu (default:\n"
+	"                            pinned at first sight), approve (held until 'mcpguard\n"
+	"                            pins approve'), off.  A changed definition is hidden,\n"
+	"                            calls to it refused, until approved.\n"
+	"  --pin-store DIR           Where the pins live (default\n"
+	"                            $XDG_CONFIG_HOME/mcpguard/pins, ~/.config/mcpguard/pins).\n"
 	"\n"
 	"Audit and logs:\n"
 	"  --log-calls[=BOOL]        Audit every request as one JSON line (default true),\n"
@@ -189,6 +196,9 @@ struct opts {
 	enum gd_leak_mode leak_mode;
 	bool scan_definitions;
 	unsigned on_malicious, on_suspicious;
+	bool pins;                      /* --pin-mode other than off */
+	enum pin_mode pin_mode;
+	char *pin_store;
 	uint64_t max_queued;            /* --max-queued-output */
 };
 
@@ -269,7 +279,7 @@ static const char *const value_flags[] = {
 	"--max-instances", "--max-instances-per-client", "--reclaim-idle-after", "--max-queued-output",
 	"--http-max-connections", "--http-reserved-connections",
 	"--http-max-connections-per-address", "--http-header-timeout", "--http-idle-timeout",
-	"--on-malicious", "--on-suspicious", NULL,
+	"--on-malicious", "--on-suspicious", "--pin-mode", "--pin-store", NULL,
 };
 static const char *const ignored_value_flags[] = {
 	"--registry", "--config",
@@ -459,6 +469,13 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 	} else if (strcmp(f->name, "--scan-definitions") == 0) {
 		if (parse_bool(f->value, &o->scan_definitions))
 			goto bad;
+	} else if (strcmp(f->name, "--pin-mode") == 0) {
+		o->pins = strcmp(f->value, "off") != 0;
+		if (o->pins && pin_mode_parse(f->value, &o->pin_mode))
+			goto bad;
+	} else if (strcmp(f->name, "--pin-store") == 0) {
+		free(o->pin_store);
+		o->pin_store = mg_strdup(f->value);
 	} else if (strcmp(f->name, "--on-malicious") == 0) {
 		if (gd_def_actions_parse(f->value, &o->on_malicious))
 			goto bad;
@@ -631,6 +648,7 @@ static void opts_release(struct opts *o)
 	free(o->npm_dir);
 	mg_strv_free(o->secret_files);
 	free(o->secret_store);
+	free(o->pin_store);
 }
 
 /* Secrets never reach a log line, an audit record or the list cache:
@@ -708,7 +726,7 @@ static int run(struct opts *o)
 	struct aud_log *audit = NULL;
 	struct cli_secrets secrets = { 0 };
 	struct gd_check *leak = NULL, *checks[4];
-	struct gd_def_check *scan = NULL, *def_checks[4];
+	struct gd_def_check *scan = NULL, *pin = NULL, *def_checks[4];
 	size_t n_checks = 0, n_def_checks = 0;
 	struct mg_budget queued;
 	struct mg_err err;
@@ -744,7 +762,15 @@ static int run(struct opts *o)
 		checks[n_checks++] = leak;
 	o->cfg.checks = checks;
 	o->cfg.n_checks = n_checks;
-	/* The checks every definition a server lists passes, in order. */
+	/* The checks every definition a server lists passes, in order: the
+	 * pins see what the server sent, the scanner after them. */
+	if (o->pins) {
+		if (pin_check_new(&pin, o->pin_store, o->pin_mode, &err)) {
+			fprintf(stderr, "mcpguard: %s\n", err.msg);
+			goto out;
+		}
+		def_checks[n_def_checks++] = pin;
+	}
 	if (o->scan_definitions) {
 		char why[256];
 
@@ -809,6 +835,8 @@ out:
 		leak->free(leak);
 	if (scan)
 		scan->free(scan);
+	if (pin)
+		pin->free(pin);
 	cli_secrets_release(&secrets);
 	catalog_release(&cat);
 	free(state);
@@ -845,6 +873,8 @@ int cli_gateway(int argc, char **argv)
 	o.audit_max_size = 256ull << 20;
 	o.leak_mode = GD_LEAK_REDACT;
 	o.scan_definitions = true;
+	o.pins = true;
+	o.pin_mode = PIN_MODE_TOFU;
 	o.on_malicious = GD_ACT_MALICIOUS_DEFAULT | GD_ACT_LOG;
 	o.on_suspicious = GD_ACT_SUSPICIOUS_DEFAULT | GD_ACT_LOG;
 	o.cfg.reclaim_idle_ms = 60000;

@@ -21,6 +21,7 @@ struct pin_check {
 	struct pin_store *st;
 	enum pin_mode mode;
 	struct mg_map cache;            /* server name -> struct pin_server * (owned) */
+	bool load_failed;               /* a file could not be read since the last reload */
 };
 
 enum outcome { OUT_KEEP, OUT_PINNED, OUT_NEW, OUT_CHANGED, OUT_REJECTED };
@@ -66,8 +67,10 @@ static struct pin_server *server_of(struct pin_check *pc, const char *name, stru
 
 	if (s)
 		return s;
-	if (pin_store_load(pc->st, name, &s, err))
+	if (pin_store_load(pc->st, name, &s, err)) {
+		pc->load_failed = true;
 		return NULL;            /* not cached: read again next time */
+	}
 	cache_put(pc, s);
 	return s;
 }
@@ -230,9 +233,59 @@ static const char *watch(struct gd_def_check *c)
 	return pin_store_dir(((struct pin_check *)c)->st);
 }
 
-static void reload(struct gd_def_check *c)
+static bool same_def(bool has_a, const struct pin_def *a, bool has_b, const struct pin_def *b)
 {
-	cache_clear((struct pin_check *)c);
+	return has_a == has_b && (!has_a || strcmp(a->sha256, b->sha256) == 0);
+}
+
+/* The same decisions follow from a and b (times aside). */
+static bool same_server(const struct pin_server *a, const struct pin_server *b)
+{
+	if (a->exists != b->exists || a->n_items != b->n_items)
+		return false;
+	for (size_t i = 0; i < a->n_items; i++) {
+		const struct pin_item *x = &a->items[i], *y = &b->items[i];
+
+		if (strcmp(x->key, y->key) != 0 || !same_def(x->has_pin, &x->pin, y->has_pin, &y->pin) ||
+		    !same_def(x->has_pending, &x->pending, y->has_pending, &y->pending) ||
+		    x->n_rejected != y->n_rejected)
+			return false;
+		for (size_t r = 0; r < x->n_rejected; r++)
+			if (strcmp(x->rejected[r].sha256, y->rejected[r].sha256) != 0)
+				return false;
+	}
+	return true;
+}
+
+/* The files read again; true when one says something the cached copy did
+ * not (an approval from the CLI), not when it holds what this check wrote. */
+static bool reload(struct gd_def_check *c)
+{
+	struct pin_check *pc = (struct pin_check *)c;
+	bool moved = pc->load_failed;
+	struct mg_map fresh;
+	const char *k;
+	size_t klen;
+	void *v;
+
+	pc->load_failed = false;
+	mg_map_init(&fresh);
+	for (size_t i = 0; mg_map_next(&pc->cache, &i, &k, &klen, &v);) {
+		struct pin_server *now = NULL;
+		struct mg_err err;
+
+		if (pin_store_load(pc->st, ((struct pin_server *)v)->name, &now, &err)) {
+			moved = true;
+			continue;
+		}
+		moved = moved || !same_server(v, now);
+		mg_map_puts(&fresh, now->name, now);
+	}
+	/* what is known now is the files as they are */
+	cache_clear(pc);
+	mg_map_release(&pc->cache);
+	pc->cache = fresh;
+	return moved;
 }
 
 static void check_free(struct gd_def_check *c)

@@ -19,6 +19,8 @@ gateway="${MCPGUARD_BIN:-$root/build/test/mcpguard}"
 out="$root/build/conformance"
 rm -rf "$out"
 mkdir -p "$out"
+# the gateway's pins (and any other configuration) stay in this run's folder
+export XDG_CONFIG_HOME="$out/config"
 
 cat >"$out/catalog.yaml" <<YAML
 registry:

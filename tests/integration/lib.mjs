@@ -18,6 +18,17 @@ export const gatewayBin = process.env.MCPGUARD_BIN || path.join(root, 'build/tes
 export const fixtureBin = path.join(root, 'build/fixtures/mcp_fixture');
 export const node = process.execPath;
 
+// Nothing a test runs writes to this machine's own configuration: every
+// process started from a test file gets a configuration folder of its own
+// (pins, the secret store's default), and each gateway a pin store of its
+// own unless the test names one (a server name reused by two tests with
+// other definitions would otherwise be a rug pull).
+process.env.XDG_CONFIG_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpguard-config-'));
+export function withPinStore(args) {
+  if (args[0] !== 'gateway' || args[1] !== 'run' || args.some((a) => a.startsWith('--pin-'))) return args;
+  return [...args, '--pin-store', fs.mkdtempSync(path.join(os.tmpdir(), 'mcpguard-pins-'))];
+}
+
 export const officialServer = (name) =>
   path.join(modules, '@modelcontextprotocol', `server-${name}`, 'dist/index.js');
 
@@ -95,7 +106,7 @@ export function killAll() {
 // tests see its exit status (a sanitizer report makes it non-zero) and stderr.
 export class GatewayTransport {
   constructor(args, { env = {}, cwd, bin = gatewayBin } = {}) {
-    this.args = args;
+    this.args = withPinStore(args);
     this.bin = bin;
     this.env = env;
     this.cwd = cwd;
@@ -163,6 +174,7 @@ export class GatewayTransport {
 // the given command prefix (e.g. prlimit); resolves once its log says
 // where it listens: { proc, stderr, port, base, exited }.
 export function spawnHttpGateway(args, { bin = gatewayBin, prefix = [], env = {} } = {}) {
+  args = withPinStore(args);
   const [cmd, argv] = prefix.length ? [prefix[0], [...prefix.slice(1), bin, ...args]] : [bin, args];
   const proc = spawn(cmd, argv, {
     env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:exitcode=23',

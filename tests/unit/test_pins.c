@@ -673,9 +673,13 @@ static void test_approve_mode(void **state)
 	assert_non_null(strstr(v.reason, "prompt 'summarise' of server 'fs' is new"));
 	assert_non_null(strstr(v.reason, "`mcpguard pins approve fs/prompt/summarise`"));
 
+	/* what the check wrote itself is no change to its state */
+	assert_false(c->reload(c));
+	assert_int_equal(review_tool(c, "fs", "read_file", READ_FILE).action, GD_DEF_WITHHOLD);
+	assert_false(c->reload(c));
 	op(dir, "fs", "tool/read_file", 0);             /* mcpguard pins approve fs/read_file */
-	/* until the gateway reloads, the answer it has stays */
-	c->reload(c);
+	/* the approval from another process is a change */
+	assert_true(c->reload(c));
 	v = review_tool(c, "fs", "read_file", READ_FILE);
 	assert_int_equal(v.action, GD_DEF_KEEP);
 	assert_int_equal(v.n_findings, 0);
