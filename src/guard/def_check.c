@@ -3,6 +3,7 @@
 #include "guard/def_check.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,13 @@
 
 struct def_check {
 	struct gd_def_check base;
+	/* The pattern database takes most of a second to build: it is built
+	 * on a thread of its own from the moment the check is made, and the
+	 * first review waits for it (servers are starting meanwhile). */
+	pthread_t compiler;
+	bool compiling;
+	int compile_rc;
+	char compile_err[256];
 	struct gd_defscan *scan;
 	unsigned on[3];                 /* by verdict */
 	struct gd_def_result res;
@@ -232,6 +240,24 @@ static void record(struct gd_def_out *o, const struct gd_def_result *r)
 	o->more_findings += r->more_findings;
 }
 
+static void *compile_main(void *arg)
+{
+	struct def_check *c = arg;
+
+	c->compile_rc = gd_def_new(&c->scan, c->compile_err, sizeof(c->compile_err));
+	return NULL;
+}
+
+/* The database, once built.  0 or the build's error. */
+static int ready(struct def_check *c)
+{
+	if (c->compiling) {
+		pthread_join(c->compiler, NULL);
+		c->compiling = false;
+	}
+	return c->compile_rc;
+}
+
 static int review(struct gd_def_check *base, const struct gd_def *d, struct gd_def_out *o)
 {
 	struct def_check *c = (struct def_check *)base;
@@ -241,8 +267,10 @@ static int review(struct gd_def_check *base, const struct gd_def *d, struct gd_d
 	json_t *cur = NULL, *next;
 	unsigned acts;
 	size_t removed = 0;
-	int rc;
+	int rc = ready(c);
 
+	if (rc)
+		return rc;
 	if (d->kind == GD_DEF_INSTRUCTIONS)
 		rc = gd_def_scan_instructions(c->scan, json_string_value(d->def),
 					      json_string_length(d->def), d->other_names, r);
@@ -294,6 +322,7 @@ static void check_free(struct gd_def_check *base)
 
 	if (!c)
 		return;
+	ready(c);
 	gd_def_free(c->scan);
 	free(c);
 }
@@ -302,17 +331,24 @@ int gd_def_check_new(struct gd_def_check **out, unsigned on_malicious, unsigned 
 		     char *err, size_t errlen)
 {
 	struct def_check *c = MG_NEW(struct def_check);
-	int rc = gd_def_new(&c->scan, err, errlen);
 
-	if (rc) {
-		free(c);
-		return rc;
-	}
 	c->base.name = CHECK_NAME;
 	c->base.review = review;
 	c->base.free = check_free;
 	c->on[GD_DEF_SUSPICIOUS] = on_suspicious;
 	c->on[GD_DEF_POISONED] = on_malicious;
+	if (pthread_create(&c->compiler, NULL, compile_main, c) == 0) {
+		c->compiling = true;
+	} else {
+		compile_main(c);
+		if (c->compile_rc) {
+			int rc = c->compile_rc;
+
+			snprintf(err, errlen, "%s", c->compile_err);
+			free(c);
+			return rc;
+		}
+	}
 	*out = &c->base;
 	return 0;
 }
