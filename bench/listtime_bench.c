@@ -141,7 +141,7 @@ static double run(const char *what, const json_t *pool, size_t n, size_t servers
 	char err[256];
 
 	if (scan && gd_def_check_new(&c, GD_ACT_MALICIOUS_DEFAULT | GD_ACT_LOG,
-				     GD_ACT_SUSPICIOUS_DEFAULT | GD_ACT_LOG, err, sizeof(err))) {
+				     GD_ACT_SUSPICIOUS_DEFAULT | GD_ACT_LOG, NULL, 0, err, sizeof(err))) {
 		fprintf(stderr, "listtime_bench: %s\n", err);
 		exit(2);
 	}

@@ -19,6 +19,7 @@
 #include "base/str.h"
 #include "catalog/catalog.h"
 #include "cli/cli.h"
+#include "cli/dbcache.h"
 #include "gateway/gateway.h"
 #include "guard/def_check.h"
 #include "pins/pin_check.h"
@@ -772,9 +773,15 @@ static int run(struct opts *o)
 		def_checks[n_def_checks++] = pin;
 	}
 	if (o->scan_definitions) {
-		char why[256];
+		char why[256], *kept = NULL;
+		size_t kept_len = 0;
+		int bad;
 
-		if (gd_def_check_new(&scan, o->on_malicious, o->on_suspicious, why, sizeof(why))) {
+		cli_dbcache_read(&kept, &kept_len);
+		bad = gd_def_check_new(&scan, o->on_malicious, o->on_suspicious, kept, kept_len, why,
+				       sizeof(why));
+		free(kept);
+		if (bad) {
 			fprintf(stderr, "mcpguard: the definition scanner failed to start: %s\n", why);
 			goto out;
 		}
@@ -833,8 +840,10 @@ out:
 	mg_log_set_filter(NULL, NULL);
 	if (leak)
 		leak->free(leak);
-	if (scan)
+	if (scan) {
+		cli_dbcache_write(scan);
 		scan->free(scan);
+	}
 	if (pin)
 		pin->free(pin);
 	cli_secrets_release(&secrets);

@@ -23,6 +23,9 @@ struct def_check {
 	 * first review waits for it (servers are starting meanwhile). */
 	pthread_t compiler;
 	bool compiling;
+	char *saved;                    /* a database kept from before, tried first */
+	size_t saved_len;
+	bool fresh;                     /* built here, not loaded: worth keeping */
 	int compile_rc;
 	char compile_err[256];
 	struct gd_defscan *scan;
@@ -244,7 +247,10 @@ static void *compile_main(void *arg)
 {
 	struct def_check *c = arg;
 
+	if (c->saved && gd_def_load(&c->scan, c->saved, c->saved_len) == 0)
+		return NULL;
 	c->compile_rc = gd_def_new(&c->scan, c->compile_err, sizeof(c->compile_err));
+	c->fresh = c->compile_rc == 0;
 	return NULL;
 }
 
@@ -324,13 +330,29 @@ static void check_free(struct gd_def_check *base)
 		return;
 	ready(c);
 	gd_def_free(c->scan);
+	free(c->saved);
 	free(c);
 }
 
+int gd_def_check_save(struct gd_def_check *base, char **out, size_t *len)
+{
+	struct def_check *c = (struct def_check *)base;
+	int rc = ready(c);
+
+	if (rc)
+		return rc;
+	return c->fresh ? gd_def_save(c->scan, out, len) : -EEXIST;
+}
+
 int gd_def_check_new(struct gd_def_check **out, unsigned on_malicious, unsigned on_suspicious,
-		     char *err, size_t errlen)
+		     const char *saved, size_t saved_len, char *err, size_t errlen)
 {
 	struct def_check *c = MG_NEW(struct def_check);
+
+	if (saved && saved_len) {
+		c->saved = mg_memdup0(saved, saved_len);
+		c->saved_len = saved_len;
+	}
 
 	c->base.name = CHECK_NAME;
 	c->base.review = review;
@@ -345,6 +367,7 @@ int gd_def_check_new(struct gd_def_check **out, unsigned on_malicious, unsigned 
 			int rc = c->compile_rc;
 
 			snprintf(err, errlen, "%s", c->compile_err);
+			free(c->saved);
 			free(c);
 			return rc;
 		}

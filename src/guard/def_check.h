@@ -28,9 +28,14 @@
 /* The key of the annotation in _meta. */
 #define GD_DEF_META_KEY "mcpguard/scan"
 
-/* 0 or -errno with err (the pattern database failed to compile). */
+/* 0 or -errno with err (the pattern database failed to compile).  saved:
+ * what gd_def_check_save gave an earlier run (may be NULL; copied), tried
+ * before building the database anew. */
 int gd_def_check_new(struct gd_def_check **out, unsigned on_malicious, unsigned on_suspicious,
-		     char *err, size_t errlen);
+		     const char *saved, size_t saved_len, char *err, size_t errlen);
+/* The database as bytes to keep for the next run, when this run built it
+ * (*out allocated); -EEXIST when it was loaded from what was kept. */
+int gd_def_check_save(struct gd_def_check *c, char **out, size_t *len);
 
 /* "hide", "sanitize,annotate", "log": a comma-separated list of actions
  * (hide excludes the others but log).  0 or -EINVAL. */

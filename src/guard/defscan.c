@@ -72,11 +72,13 @@
 
 #include <errno.h>
 #include <hs.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/mem.h"
 #include "base/str.h"
 #include "guard/defscan_rules.h"
@@ -267,6 +269,156 @@ void gd_def_free(struct gd_defscan *d)
 		free(d->names ? d->names[i].fold : NULL);
 	free(d->names);
 	free(d);
+}
+
+/* ---- keeping the built databases ------------------------------------- */
+
+#define SAVED_MAGIC "MGDEFDB1"
+
+void gd_def_rules_id(char out[33])
+{
+	unsigned char h[16];
+	crypto_generichash_state st;
+	const char *ver = hs_version();
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)ver, strlen(ver) + 1);
+	for (size_t i = 0; i < gd_def_n_rules; i++) {
+		const struct gd_def_rule *r = &gd_def_rules[i];
+
+		crypto_generichash_update(&st, (const unsigned char *)&r->flags, sizeof(r->flags));
+		crypto_generichash_update(&st, (const unsigned char *)r->expr, strlen(r->expr) + 1);
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(out, 33, h, sizeof(h));
+}
+
+static int put_db(struct mg_buf *b, const hs_database_t *db)
+{
+	char *bytes = NULL;
+	size_t len = 0;
+	uint64_t n;
+	int rc = 0;
+
+	if (db && hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+		return -ENOMEM;
+	n = len;
+	if (mg_buf_add(b, &n, sizeof(n)) || (len && mg_buf_add(b, bytes, len)))
+		rc = -ENOMEM;
+	free(bytes);
+	return rc;
+}
+
+int gd_def_save(const struct gd_defscan *d, char **out, size_t *len)
+{
+	struct mg_buf b;
+	char id[33];
+	uint32_t n = (uint32_t)gd_def_n_rules;
+	int rc;
+
+	mg_buf_init(&b, 256u << 20);
+	gd_def_rules_id(id);
+	rc = mg_buf_add(&b, SAVED_MAGIC, 8) || mg_buf_add(&b, id, 32) || mg_buf_add(&b, &n, sizeof(n))
+		? -ENOMEM : put_db(&b, d->db);
+	for (size_t i = 0; !rc && i < gd_def_n_rules; i++) {
+		uint32_t w = d->max_width[i];
+
+		rc = mg_buf_add(&b, &w, sizeof(w)) ? -ENOMEM : put_db(&b, d->exact[i]);
+	}
+	if (!rc) {
+		unsigned char sum[16];
+
+		/* a damaged file is never handed to the engine */
+		crypto_generichash(sum, sizeof(sum), (const unsigned char *)b.data, b.len, NULL, 0);
+		rc = mg_buf_add(&b, sum, sizeof(sum)) ? -ENOMEM : 0;
+	}
+	if (rc) {
+		mg_buf_release(&b);
+		return rc;
+	}
+	*out = mg_buf_detach(&b, len);
+	return 0;
+}
+
+struct reader {
+	const char *p;
+	size_t left;
+};
+
+static bool take(struct reader *r, void *out, size_t n)
+{
+	if (r->left < n)
+		return false;
+	memcpy(out, r->p, n);
+	r->p += n;
+	r->left -= n;
+	return true;
+}
+
+/* One database (or none: length 0).  0 or -ESTALE. */
+static int take_db(struct reader *r, hs_database_t **db, hs_scratch_t **scratch)
+{
+	uint64_t n;
+
+	if (!take(r, &n, sizeof(n)) || n > r->left)
+		return -ESTALE;
+	if (n == 0)
+		return 0;
+	if (hs_deserialize_database(r->p, (size_t)n, db) != HS_SUCCESS ||
+	    hs_alloc_scratch(*db, scratch) != HS_SUCCESS)
+		return -ESTALE;
+	r->p += n;
+	r->left -= n;
+	return 0;
+}
+
+int gd_def_load(struct gd_defscan **out, const char *data, size_t len)
+{
+	struct reader r = { data, len };
+	struct gd_defscan *d;
+	char magic[8], id[33], want[33];
+	uint32_t n;
+	int rc = 0;
+
+	unsigned char sum[16];
+
+	if (len < sizeof(sum))
+		return -ESTALE;
+	crypto_generichash(sum, sizeof(sum), (const unsigned char *)data, len - sizeof(sum), NULL, 0);
+	if (sodium_memcmp(sum, data + len - sizeof(sum), sizeof(sum)) != 0)
+		return -ESTALE;
+	r.left -= sizeof(sum);
+	gd_def_rules_id(want);
+	id[32] = '\0';
+	if (!take(&r, magic, 8) || memcmp(magic, SAVED_MAGIC, 8) != 0 || !take(&r, id, 32) ||
+	    strcmp(id, want) != 0 || !take(&r, &n, sizeof(n)) || n != gd_def_n_rules)
+		return -ESTALE;
+	d = MG_NEW(struct gd_defscan);
+	d->max_width = mg_calloc(gd_def_n_rules, sizeof(*d->max_width));
+	d->exact = mg_calloc(gd_def_n_rules, sizeof(*d->exact));
+	rc = take_db(&r, &d->db, &d->scratch);
+	if (!rc && !d->db)
+		rc = -ESTALE;
+	for (size_t i = 0; !rc && i < gd_def_n_rules; i++) {
+		uint32_t w;
+
+		if (!take(&r, &w, sizeof(w)))
+			rc = -ESTALE;
+		else
+			d->max_width[i] = w;
+		if (!rc)
+			rc = take_db(&r, &d->exact[i], &d->scratch);
+		if (!rc && !d->exact[i] && (gd_def_rules[i].flags & GD_DEF_NOSOM))
+			rc = -ESTALE;
+	}
+	if (!rc && r.left)
+		rc = -ESTALE;
+	if (rc) {
+		gd_def_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
 }
 
 const char *gd_def_verdict_name(enum gd_def_verdict v)

@@ -92,4 +92,14 @@ int gd_def_scan_instructions(struct gd_defscan *d, const char *text, size_t len,
 
 const char *gd_def_verdict_name(enum gd_def_verdict v);
 
+/* The built databases as bytes, to keep (building them takes most of a
+ * second, several under sanitizers) and load again.  gd_def_save: *out
+ * allocated, the caller frees; 0 or -ENOMEM.  gd_def_load: bytes from
+ * gd_def_save of the same rules and pattern engine; -ESTALE for anything
+ * else (build with gd_def_new then).  gd_def_rules_id: 32 hex digits that
+ * name these rules on this engine, for a file name. */
+int gd_def_save(const struct gd_defscan *d, char **out, size_t *len);
+int gd_def_load(struct gd_defscan **out, const char *data, size_t len);
+void gd_def_rules_id(char out[33]);
+
 #endif
