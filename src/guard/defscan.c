@@ -79,6 +79,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/map.h"
 #include "base/mem.h"
 #include "base/str.h"
 #include "guard/defscan_rules.h"
@@ -132,9 +133,14 @@ struct ifind {
 struct name {
 	char *fold;
 	size_t len;
-	const char *raw;
+	const char *raw;        /* into names_seen (or the caller's list, during one scan) */
+	size_t raw_off;
 	bool ident;             /* has _ - . a digit or a case step: not an ordinary word */
+	size_t next;            /* the next name with the same folded form, or NO_NAME */
+	unsigned char bag[16];  /* letters counted by (byte % 16): near names have near bags */
 };
+
+#define NO_NAME SIZE_MAX
 
 struct gd_defscan {
 	hs_database_t *db;
@@ -151,6 +157,12 @@ struct gd_defscan {
 	size_t n_finds, cap_finds;
 	struct name *names;
 	size_t n_names, cap_names;
+	/* the names are folded and indexed once per list: the list they came
+	 * from is kept to tell the next one from it */
+	struct mg_map index;            /* folded name -> 1 + its first entry */
+	struct mg_buf names_seen;       /* the raw names, each NUL-terminated */
+	size_t names_given;
+	bool names_loaded;
 };
 
 struct scan {
@@ -177,9 +189,18 @@ struct scan {
 
 /* ---- the database ---------------------------------------------------- */
 
-int gd_def_new(struct gd_defscan **out, char *err, size_t errlen)
+static struct gd_defscan *scanner_alloc(void)
 {
 	struct gd_defscan *d = MG_NEW(struct gd_defscan);
+
+	mg_map_init(&d->index);
+	mg_buf_init(&d->names_seen, 64u << 20);
+	return d;
+}
+
+int gd_def_new(struct gd_defscan **out, char *err, size_t errlen)
+{
+	struct gd_defscan *d = scanner_alloc();
 	const char **exprs = mg_calloc(gd_def_n_rules, sizeof(*exprs));
 	unsigned *flags = mg_calloc(gd_def_n_rules, sizeof(*flags));
 	unsigned *ids = mg_calloc(gd_def_n_rules, sizeof(*ids));
@@ -268,6 +289,8 @@ void gd_def_free(struct gd_defscan *d)
 	for (size_t i = 0; i < d->cap_names; i++)
 		free(d->names ? d->names[i].fold : NULL);
 	free(d->names);
+	mg_map_release(&d->index);
+	mg_buf_release(&d->names_seen);
 	free(d);
 }
 
@@ -393,7 +416,7 @@ int gd_def_load(struct gd_defscan **out, const char *data, size_t len)
 	if (!take(&r, magic, 8) || memcmp(magic, SAVED_MAGIC, 8) != 0 || !take(&r, id, 32) ||
 	    strcmp(id, want) != 0 || !take(&r, &n, sizeof(n)) || n != gd_def_n_rules)
 		return -ESTALE;
-	d = MG_NEW(struct gd_defscan);
+	d = scanner_alloc();
 	d->max_width = mg_calloc(gd_def_n_rules, sizeof(*d->max_width));
 	d->exact = mg_calloc(gd_def_n_rules, sizeof(*d->exact));
 	rc = take_db(&r, &d->db, &d->scratch);
@@ -1207,26 +1230,6 @@ static bool known_prefix(const char *t, size_t n)
 	return false;
 }
 
-/* 2: the token is the name, perhaps namespaced (server.tool, server__tool,
- * mcp_tool_send_email for an identifier-like name); 1: a near miss of an
- * identifier-like name by an identifier-like token; 0. */
-static int name_match(const char *t, size_t tl, const struct name *nm)
-{
-	size_t nl = nm->len;
-
-	if (tl == nl && memcmp(t, nm->fold, nl) == 0)
-		return 2;
-	if (nm->ident && tl > nl + 1 && memcmp(t + tl - nl, nm->fold, nl) == 0 && sep(t[tl - nl - 1]) &&
-	    known_prefix(t, tl - nl - 1))
-		return 2;
-	if (tl > nl + 1 && memcmp(t, nm->fold, nl) == 0 &&
-	    (nm->ident ? sep(t[nl]) : (t[nl] == '.' || (t[nl] == '_' && t[nl + 1] == '_'))))
-		return 2;
-	if (nm->ident && nl >= 5 && tl >= 5 && !word_token(t, tl) && (tl > nl ? tl - nl : nl - tl) <= 2 &&
-	    gd_def_levenshtein(t, tl, nm->fold, nl, 2) <= 2)
-		return 1;
-	return 0;
-}
 
 /* A plain word ("search", "github") is a name only when the text says so:
  * "the search tool", "github server". */
@@ -1248,14 +1251,130 @@ static bool tool_word_after(const char *norm, size_t len, size_t e)
 }
 
 /* t[0..n), without trailing separators, is one of the other names. */
-static bool other_name(const struct gd_defscan *d, const char *t, size_t n)
+static void bag_of(const char *fold, size_t len, unsigned char bag[16])
 {
+	memset(bag, 0, 16);
+	for (size_t i = 0; i < len; i++)
+		if (bag[(unsigned char)fold[i] % 16] < 255)
+			bag[(unsigned char)fold[i] % 16]++;
+}
+
+/* One edit changes the bags' distance by at most 2: two edits, 4. */
+static bool bags_near(const unsigned char *a, const unsigned char *b)
+{
+	unsigned dist = 0;
+
+	for (size_t i = 0; i < 16; i++)
+		dist += (unsigned)(a[i] > b[i] ? a[i] - b[i] : b[i] - a[i]);
+	return dist <= 4;
+}
+
+/* A name equal to the definition's own is not another's. */
+static bool is_own(const struct scan *sc, const struct name *nm)
+{
+	return nm->len == sc->own_len && memcmp(nm->fold, sc->own, nm->len) == 0;
+}
+
+static size_t chain(const struct gd_defscan *d, const char *t, size_t n)
+{
+	size_t first = (size_t)(uintptr_t)mg_map_get(&d->index, t, n);
+
+	return first ? first - 1 : NO_NAME;
+}
+
+static bool other_name(const struct scan *sc, const char *t, size_t n)
+{
+	const struct gd_defscan *d = sc->d;
+
 	while (n > 0 && sep(t[n - 1]))
 		n--;
-	for (size_t i = 0; i < d->n_names; i++)
-		if (d->names[i].len == n && memcmp(d->names[i].fold, t, n) == 0)
+	for (size_t k = chain(d, t, n); k != NO_NAME; k = d->names[k].next)
+		if (!is_own(sc, &d->names[k]))
 			return true;
 	return false;
+}
+
+/* The other names token t may be, found through the index instead of a
+ * walk over every name: 2 for the name itself, perhaps namespaced
+ * (server.tool, server__tool, mcp_tool_send_email for an identifier-like
+ * name, another server's name before it); 1 for a near miss of an
+ * identifier-like name by an identifier-like token.  k[] ascending. */
+#define MAX_CANDS 64
+
+struct cands {
+	size_t k[MAX_CANDS];
+	int m[MAX_CANDS];
+	size_t n;
+};
+
+static void cand_add(struct cands *c, size_t k, int m)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->k[i] == k) {
+			if (m > c->m[i])
+				c->m[i] = m;
+			return;
+		}
+	}
+	if (c->n < MAX_CANDS) {
+		c->k[c->n] = k;
+		c->m[c->n++] = m;
+	}
+}
+
+static void gather(const struct scan *sc, const char *t, size_t tl, struct cands *c)
+{
+	const struct gd_defscan *d = sc->d;
+
+	c->n = 0;
+	for (size_t k = chain(d, t, tl); k != NO_NAME; k = d->names[k].next)
+		cand_add(c, k, 2);                      /* the name itself */
+	for (size_t p = 1; p + 1 < tl; p++) {
+		if (!sep(t[p]))
+			continue;
+		/* prefix_name: a client's prefix, or another server's */
+		for (size_t k = chain(d, t + p + 1, tl - p - 1); k != NO_NAME; k = d->names[k].next)
+			if (d->names[k].ident && (known_prefix(t, p) || (p >= 2 && other_name(sc, t, p))))
+				cand_add(c, k, 2);
+		/* name.tool, name__tool */
+		for (size_t k = chain(d, t, p); k != NO_NAME; k = d->names[k].next)
+			if (d->names[k].ident || t[p] == '.' || (t[p] == '_' && t[p + 1] == '_'))
+				cand_add(c, k, 2);
+	}
+	/* a near miss of an identifier-like name by an identifier-like token */
+	if (tl >= 5 && !word_token(t, tl)) {
+		unsigned char bag[16];
+
+		bag_of(t, tl, bag);
+		for (size_t k = 0; k < d->n_names; k++) {
+			const struct name *nm = &d->names[k];
+
+			if (nm->ident && nm->len >= 5 && (tl > nm->len ? tl - nm->len : nm->len - tl) <= 2 &&
+			    bags_near(bag, nm->bag) && gd_def_levenshtein(t, tl, nm->fold, nm->len, 2) <= 2)
+				cand_add(c, k, 1);
+		}
+	}
+	/* in the order of the list, as a walk over it would find them; not
+	 * the definition's own name */
+	for (size_t i = 1; i < c->n; i++)
+		for (size_t j = i; j > 0 && c->k[j - 1] > c->k[j]; j--) {
+			size_t tk = c->k[j];
+			int tm = c->m[j];
+
+			c->k[j] = c->k[j - 1];
+			c->m[j] = c->m[j - 1];
+			c->k[j - 1] = tk;
+			c->m[j - 1] = tm;
+		}
+	for (size_t i = 0; i < c->n;) {
+		if (is_own(sc, &d->names[c->k[i]])) {
+			memmove(c->k + i, c->k + i + 1, (c->n - i - 1) * sizeof(c->k[0]));
+			memmove(c->m + i, c->m + i + 1, (c->n - i - 1) * sizeof(c->m[0]));
+			c->n--;
+		} else {
+			i++;
+		}
+	}
 }
 
 static void shadowing(struct scan *sc)
@@ -1268,6 +1387,7 @@ static void shadowing(struct scan *sc)
 		unsigned sent;
 	} seen[32];
 	size_t n_seen = 0;
+	struct cands cands;
 
 	if (d->n_names == 0)
 		return;
@@ -1288,14 +1408,11 @@ static void shadowing(struct scan *sc)
 			continue;
 		if (e - s == sc->own_len && memcmp(norm + s, sc->own, sc->own_len) == 0)
 			continue;
-		for (size_t k = 0; k < d->n_names; k++) {
+		gather(sc, norm + s, e - s, &cands);
+		for (size_t ci = 0; ci < cands.n; ci++) {
+			size_t k = cands.k[ci];
 			const struct name *nm = &d->names[k];
-			int m = name_match(norm + s, e - s, nm);
-
-			if (!m && nm->ident && e - s > nm->len + 2 && sep(norm[e - nm->len - 1]) &&
-			    memcmp(norm + e - nm->len, nm->fold, nm->len) == 0 &&
-			    other_name(d, norm + s, e - nm->len - 1 - s))
-				m = 2;          /* server_tool, server.tool: another server's prefix */
+			int m = cands.m[ci];
 			unsigned sent;
 			bool strong = false, weak = false, dup = false;
 			int w;
@@ -1614,16 +1731,49 @@ static bool ident_name(const char *s)
 	return false;
 }
 
+/* The list is the one loaded last: the same names in the same order. */
+static bool names_same(const struct gd_defscan *d, const char *const *names)
+{
+	const char *p = d->names_seen.data, *end = p + d->names_seen.len;
+	size_t i = 0;
+
+	if (!d->names_loaded)
+		return false;
+	for (; names && names[i]; i++) {
+		size_t l = strlen(names[i]);
+
+		if (i >= d->names_given || (size_t)(end - p) < l + 1 || memcmp(p, names[i], l + 1) != 0)
+			return false;
+		p += l + 1;
+	}
+	return i == d->names_given;
+}
+
+/* Fold and index the other names (once per list: the gateway hands the
+ * same list for every definition of a server). */
 static void load_names(struct scan *sc, const char *const *names)
 {
 	struct gd_defscan *d = sc->d;
 
+	if (names_same(d, names))
+		return;
 	d->n_names = 0;
+	d->names_given = 0;
+	d->names_seen.len = 0;
+	mg_map_release(&d->index);
+	mg_map_init(&d->index);
+	d->names_loaded = true;
 	for (size_t i = 0; names && names[i]; i++) {
 		char buf[256];
-		size_t l = gd_def_fold_name(names[i], strlen(names[i]), buf, sizeof(buf));
+		size_t l = gd_def_fold_name(names[i], strlen(names[i]), buf, sizeof(buf)), first;
+		struct name *nm;
 
-		if (l < 3 || (l == sc->own_len && memcmp(buf, sc->own, l) == 0))
+		size_t at = d->names_seen.len;
+
+		d->names_given++;
+		if (mg_buf_add(&d->names_seen, names[i], strlen(names[i]) + 1))
+			d->names_loaded = false;        /* too many to remember: load again next time */
+		if (l < 3)
 			continue;
 		if (d->n_names == d->cap_names) {
 			size_t old = d->cap_names;
@@ -1632,14 +1782,23 @@ static void load_names(struct scan *sc, const char *const *names)
 			d->names = mg_realloc(d->names, d->cap_names * sizeof(*d->names));
 			memset(d->names + old, 0, (d->cap_names - old) * sizeof(*d->names));
 		}
-		struct name *nm = &d->names[d->n_names++];
-
+		nm = &d->names[d->n_names];
 		free(nm->fold);
 		nm->fold = mg_strdup(buf);
 		nm->len = l;
 		nm->raw = names[i];
+		nm->raw_off = at;
 		nm->ident = ident_name(names[i]);
+		bag_of(buf, l, nm->bag);
+		first = (size_t)(uintptr_t)mg_map_get(&d->index, buf, l);
+		nm->next = first ? first - 1 : NO_NAME;
+		mg_map_put(&d->index, buf, l, (void *)(uintptr_t)(d->n_names + 1));
+		d->n_names++;
 	}
+	/* kept for the next call: the names point into the copy, not the
+	 * caller's list */
+	for (size_t k = 0; d->names_loaded && k < d->n_names; k++)
+		d->names[k].raw = d->names_seen.data + d->names[k].raw_off;
 }
 
 /* The definition's own name against the others: look-alikes. */
@@ -1647,21 +1806,20 @@ static void own_name(struct scan *sc, const char *raw)
 {
 	struct gd_defscan *d = sc->d;
 	size_t old = push(sc, "name", -1);
+	unsigned char bag[16];
 
 	sc->str++;
 	sc->in_key = false;
 	d->n_bounds = 0;
-	for (size_t i = 0; i < d->n_names; i++) {
+	bag_of(sc->own, sc->own_len, bag);
+	for (size_t i = 0; sc->own_len >= 5 && i < d->n_names; i++) {
 		const struct name *nm = &d->names[i];
+		size_t diff = nm->len > sc->own_len ? nm->len - sc->own_len : sc->own_len - nm->len;
 		char det[80];
 
-		if (nm->len == sc->own_len && memcmp(nm->fold, sc->own, sc->own_len) == 0) {
-			if (strcasecmp(nm->raw, raw) != 0) {
-				snprintf(det, sizeof(det), "looks like %s", nm->raw);
-				find(sc, "homoglyph-name", C_HOMOGLYPH, 10, 0, strlen(raw), 0, det, strlen(det));
-			}
-		} else if (nm->ident && nm->len >= 5 && sc->own_len >= 5 &&
-			   gd_def_levenshtein(sc->own, sc->own_len, nm->fold, nm->len, 2) <= 2) {
+		/* (a name that folds to this one's is not another's: see is_own) */
+		if (nm->ident && nm->len >= 5 && diff <= 2 && !is_own(sc, nm) && bags_near(bag, nm->bag) &&
+		    gd_def_levenshtein(sc->own, sc->own_len, nm->fold, nm->len, 2) <= 2) {
 			snprintf(det, sizeof(det), "near %s", nm->raw);
 			find(sc, "name-lookalike", C_SHADOW, 2, 0, strlen(raw), 0, det, strlen(det));
 		}
