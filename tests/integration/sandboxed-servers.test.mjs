@@ -207,7 +207,7 @@ describe('without root', () => {
     // The sanitizer build (a copy), run as nobody by setpriv.
     const { client, transport } = await connect([...asNobody, bin, 'gateway', 'run',
       '--catalog', catalog, '--no-cache', '--workspace-dir', ws, '--audit-log', path.join(ws, 'audit.jsonl')],
-    { bin: '/usr/bin/setpriv', env: { HOME: ws }, cwd: dir });
+    { bin: '/usr/bin/setpriv', env: { HOME: ws, XDG_CONFIG_HOME: path.join(ws, 'config') }, cwd: dir });
     const who = text(await client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(who.split('/')[0], '2', 'pid 2 of a PID namespace of its own');
     const pids = serverPids(transport.pid, fixture);
