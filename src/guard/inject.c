@@ -91,8 +91,13 @@ struct rule {
 };
 
 #define QUAL "(?:all\\s|any\\s|the\\s|your\\s|my\\s|of\\s|every\\s|these\\s|those\\s|of\\sthe\\s|of\\syour\\s){0,2}"
-#define AI "(?:ai|llm|language\\smodel|assistant|model|agent|bot|chatbot|claude|gpt|chatgpt|copilot|gemini|cursor|" \
-	"ai\\s(?:assistant|agent|model|system)s?|ai\\sagents|assistants|llms|language\\smodels)"
+/* The model by a name only a model has; and by a word people are called
+ * too (the assistant manager, the agent at the desk), which counts only
+ * when nothing follows it or it is the one reading. */
+#define AI_NAME "(?:ai|llm|llms|language\\smodels?|large\\slanguage\\smodels?|claude|gpt|chatgpt|copilot|gemini|" \
+	"ai\\s(?:assistant|agent|model|system|bot)s?)"
+#define AI_WORD "(?:assistants?|models?|agents?|bots?|chatbots?)"
+#define AI_END "(?:\\s?[:,.!;]|\\s(?:reading|processing|that|who|which)\\b)"
 
 static const struct rule g_rules[] = {
 	/* ---- markers ---- */
@@ -108,16 +113,18 @@ static const struct rule g_rules[] = {
 	  "<\\s?/?\\s?(?:function_calls|tool_use|tool_call)\\s?>|\\bend\\sof\\s(?:tool|function)\\s(?:result|output)\\b" },
 	{ A_PSEUDO, 5, 0,
 	  "<\\s?/?\\s?(?:important|system|system[_-](?:prompt|message|reminder|instructions?|note|override)|"
-	  "instructions?|admin|secret|hidden|ai[_-](?:only|instructions?)|assistant[_-](?:only|instructions?)|"
-	  "llm[_-]only|model[_-]instructions?|note[_-]to[_-](?:ai|assistant|model|llm)|do[_-]not[_-]show|"
-	  "critical|mandatory)(?:\\s[a-z_-]{1,20}=[^>\\n]{0,40})?\\s?>" },
+	  "ai[_-](?:only|instructions?)|assistant[_-](?:only|instructions?)|llm[_-]only|model[_-]instructions?|"
+	  "note[_-]to[_-](?:ai|assistant|model|llm)|do[_-]not[_-]show)(?:\\s[a-z_-]{1,20}=[^>\\n]{0,40})?\\s?>" },
+	/* elements an XML document may well have */
+	{ A_PSEUDO, 3, 0,
+	  "<\\s?/?\\s?(?:instructions?|admin|secret|hidden|critical|mandatory)\\s?>" },
 	{ A_BRACKET, 3, 0,
 	  "\\[\\s?(?:system|important|admin|instructions?|system[_\\s](?:prompt|message|note)|hidden|"
 	  "ai[_\\s]only)\\s?\\]|\\{\\{\\s?(?:system|important|instructions?)\\s?\\}\\}|"
 	  "\\b(?:system|admin|administrator|developer|security)\\s(?:note|notice|message|alert|directive|"
 	  "instructions?|override)\\s?:" },
-	{ A_ROLE, 3, HS_FLAG_MULTILINE, "^(?:human|assistant)\\s?:" },
-	{ A_ROLE, 2, HS_FLAG_MULTILINE, "^system\\s?:\\s" },
+	{ A_ROLE, 2, HS_FLAG_MULTILINE, "^(?:human|assistant)\\s?:" },
+	{ A_ROLE, 1, HS_FLAG_MULTILINE, "^system\\s?:\\s" },
 
 	/* ---- overriding what the model was told ---- */
 	{ A_OVERRIDE, 6, 0,
@@ -142,19 +149,21 @@ static const struct rule g_rules[] = {
 	  "unrestricted|jailbroken|in\\s(?:developer|god|admin|debug)\\smode|acting\\sas|going\\sto\\sact|"
 	  "my|an?\\s(?:assistant|ai|agent|bot|model|helpful|different|new|evil|hacker|unfiltered))\\b|"
 	  "\\b(?:ignore|disregard|forget)\\s(?:all\\s|everything\\s|anything\\s)?(?:of\\s)?(?:the\\s)?"
-	  "(?:above|said\\sbefore|you\\swere\\stold)\\b" },
+	  "(?:above|said\\sbefore|you\\swere\\stold)(?:\\s?[.,!;:]|\\sand\\b|\\s(?:instructions?|directions?|"
+	  "prompts?|text|rules)\\b|$)" },
 
 	/* ---- addressing the model ---- */
-	{ A_ADDRESS, 3, 0,
+	{ A_ADDRESS, 3, HS_FLAG_MULTILINE,
 	  "\\b(?:note|message|instructions?|reminder|directive|memo|attention|warning|important)\\s(?:to|for)\\s"
-	  "(?:the\\s|any\\s|all\\s)?" AI "\\b|\\bif\\syou\\sare\\san?\\s(?:ai|llm|language\\smodel|"
+	  "(?:the\\s|any\\s|all\\s)?(?:" AI_NAME "\\b|" AI_WORD AI_END ")|\\bif\\syou\\sare\\san?\\s(?:ai|llm|language\\smodel|"
 	  "ai\\s(?:assistant|agent|model)|chatbot|large\\slanguage\\smodel)\\b|\\b(?:attention|hey|dear|hello)\\s"
 	  "(?:ai|assistant|claude|llm|chatgpt|gpt|gemini|copilot|ai\\sassistant|ai\\sagent)s?\\b|"
 	  "\\b(?:ai|llm|assistant|model|agent)\\s(?:instructions?|only|note)\\s?:|"
-	  "\\bai\\s(?:assistants?|agents?|models?|systems?|bots?)\\s?:|\\b(?:llms?|language\\smodels?)\\s?:" },
+	  "(?:^|[>.!?]\\s?)(?:ai\\s(?:assistants?|agents?|models?|systems?|bots?)|llms?|language\\smodels?)\\s?:" },
 	{ A_ADDRESS, 4, 0,
-	  "\\bto\\s(?:the|any|all|every)\\s" AI "\\s(?:reading|processing|summari[sz]ing|analy[sz]ing|"
-	  "viewing|browsing|that\\sreads|who\\sreads)\\b|\\b" AI "\\s(?:reading|processing|summari[sz]ing|"
+	  "\\bto\\s(?:the|any|all|every)\\s(?:" AI_NAME "|" AI_WORD ")\\s(?:reading|processing|summari[sz]ing|"
+	  "analy[sz]ing|viewing|browsing|that\\sreads|who\\sreads)\\b|\\b(?:" AI_NAME "|" AI_WORD ")\\s(?:reading|"
+	  "processing|summari[sz]ing|"
 	  "parsing|crawling|browsing)\\s(?:this|these)\\b" },
 
 	/* ---- concealment from the user ---- */
@@ -172,7 +181,7 @@ static const struct rule g_rules[] = {
 	  "as\\sif\\snothing)\\b" },
 
 	/* ---- asking for a tool call ---- */
-	{ A_TOOLCALL, 3, 0,
+	{ A_TOOLCALL, 2, 0,
 	  "\\b(?:call|invoke|use|run|execute|trigger)\\s(?:the\\s)?[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+\\s"
 	  "(?:tool\\s|function\\s)?(?:with|to|and|passing|on|now)\\b|"
 	  "\\b(?:call|invoke|use|run|execute|trigger)\\s(?:the\\s)?['\"]?[a-z][a-z0-9_.-]{1,40}['\"]?\\s"
@@ -265,6 +274,7 @@ static int intent_index(enum gd_inj_class c)
 	case GD_INJ_C_ADDRESS: return 2;
 	case GD_INJ_C_CONCEAL: return 3;
 	case GD_INJ_C_CONTROL: return 4;
+	case GD_INJ_C_EXFIL: return 5;  /* "send the file to": an instruction as well as a payload */
 	default: return -1;
 	}
 }
@@ -1492,12 +1502,12 @@ static bool placeholder(const char *v, size_t n, bool *ctx_word)
 }
 
 /* One URL of an image (or a link): what it carries. */
-static void judge_url(struct scan *sc, const char *u, size_t n, size_t off, bool image, bool told)
+static void judge_url(struct scan *sc, const char *u, size_t n, size_t off, bool image)
 {
 	struct gd_inj *d = sc->d;
 	size_t i = 0, h0, h1, at;
 	char host[96], detail[96];
-	bool data = false, prose = false, ph = false, ctx = false, drop;
+	bool data = false, prose = false, ph = false, ctx = false, drop, told = false;
 	const char *why = NULL;
 	int w = 0;
 
@@ -1582,6 +1592,32 @@ static void judge_url(struct scan *sc, const char *u, size_t n, size_t off, bool
 		w = w ? w + 3 : 3, why = why ? why : "a collection host";
 	if (!w)
 		return;
+	/* an example in a code block is a mention */
+	if (in_region(d, R_CODE, off, n)) {
+		struct local *l;
+
+		if (off < sc->skip_before)
+			return;
+		l = local_add(sc, "quoted-phrase", GD_INJ_C_QUOTED, 1, fold_pos(d, off), fold_pos(d, off) + 1, off, n);
+		if (l)
+			join(l->detail, sizeof(l->detail), image ? "exfil-url: " : "exfil-link: ", "", host);
+		return;
+	}
+	/* the text around it tells the model to show it or fill it in */
+	{
+		size_t fp = fold_pos(d, off);
+
+		for (size_t k = 0; k < d->n_atoms && !told; k++) {
+			const struct atom_hit *a = &d->atoms[k];
+			size_t ao, al;
+
+			if ((a->kind != A_RENDER && a->kind != A_REPLACE) ||
+			    (a->e + PAIR_REACH < fp || a->s > fp + PAIR_REACH))
+				continue;
+			gd_def_text_span(&d->text, a->s, a->e, &ao, &al);
+			told = !in_region(d, R_CODE, ao, al);
+		}
+	}
 	if (told)
 		w += 2;
 	if (!image)
@@ -1608,10 +1644,6 @@ static void find_urls(struct scan *sc)
 {
 	const char *s = sc->s;
 	size_t n = sc->n;
-	bool told = false;
-
-	for (size_t i = 0; i < sc->d->n_atoms; i++)
-		told |= sc->d->atoms[i].kind == A_RENDER || sc->d->atoms[i].kind == A_REPLACE;
 	/* markdown: [text](url) and ![alt](url) */
 	for (const char *p = memchr(s, ']', n); p; p = memchr(p + 1, ']', n - (size_t)(p + 1 - s))) {
 		size_t c = (size_t)(p - s), open, u0, u1;
@@ -1630,7 +1662,7 @@ static void find_urls(struct scan *sc)
 		for (u1 = u0; u1 < n && u1 - u0 < 8192 && s[u1] != ')' && s[u1] != ' ' && s[u1] != '>' &&
 		     s[u1] != '"' && s[u1] != '\n'; u1++)
 			;
-		judge_url(sc, s + u0, u1 - u0, u0, image, told);
+		judge_url(sc, s + u0, u1 - u0, u0, image);
 	}
 	/* HTML: <img ... src="url"> */
 	for (const char *p = find_ci(s, n, 0, "<img"); p; p = find_ci(s, n, (size_t)(p - s) + 4, "<img")) {
@@ -1647,7 +1679,7 @@ static void find_urls(struct scan *sc)
 			u0 += q != 0;
 			for (u1 = u0; u1 < end && (q ? s[u1] != q : s[u1] != ' '); u1++)
 				;
-			judge_url(sc, s + u0, u1 - u0, u0, true, told);
+			judge_url(sc, s + u0, u1 - u0, u0, true);
 		}
 	}
 }
@@ -1742,11 +1774,22 @@ static void phrase(struct scan *sc, const struct atom_hit *a)
 	}
 	l = local_add(sc, g_atom_signal[a->kind], g_atom_class[a->kind], w, a->s, a->e, off, len);
 	if (l) {
-		l->pairs = a->kind != A_ROLE && w >= 3;
+		l->pairs = a->kind != A_ROLE && w >= 2;
 		l->block = block_of(d, a->s);
 		join(l->detail, sizeof(l->detail), said, "",
 		     hidden ? (in_region(d, R_COMMENT, off, len) ? " (in an HTML comment)" : " (hidden)") : "");
 	}
+}
+
+/* A key file named with its .pub: the public half, meant to be shared. */
+static bool public_key(const struct gd_inj *d, const struct atom_hit *a)
+{
+	const char *t = d->text.norm;
+
+	for (size_t i = a->e; i < d->text.len && i < a->e + 40 && t[i] != ' ' && t[i] != '\n'; i++)
+		if (strncmp(t + i, ".pub", 4) == 0)
+			return true;
+	return false;
 }
 
 /* An imperative flow of sensitive data to an address or into a parameter,
@@ -1776,7 +1819,7 @@ static void composites(struct scan *sc)
 			if (end > a->s + 400)
 				end = a->s + 400;
 		}
-		sens = (what = in_sentence(d, A_SENS, a->s, end, false, 0)) != NULL;
+		sens = (what = in_sentence(d, A_SENS, a->s, end, false, 0)) != NULL && !public_key(d, what);
 		ctx = !sens && (what = in_sentence(d, A_CONTEXT, a->s, end, false, 0)) != NULL;
 		secret = !sens && !ctx && (what = in_sentence(d, A_SECRET, a->s, end, false, 0)) != NULL;
 		/* a credential sent to an address is common in API documentation: only
@@ -1837,7 +1880,8 @@ static void pairs(struct scan *sc)
 			int py = payload_index(y->cls);
 			size_t gap;
 
-			if (!y->pairs || py < 0)
+			/* two weak signals do not make a strong one */
+			if (!y->pairs || py < 0 || x == y || (x->weight < 5 && y->weight < 5))
 				continue;
 			gap = x->s > y->e ? x->s - y->e : y->s > x->e ? y->s - x->e : 0;
 			if (gap <= PAIR_REACH || sc->short_text || (x->block >= 0 && x->block == y->block))
