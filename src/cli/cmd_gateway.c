@@ -22,6 +22,7 @@
 #include "gateway/gateway.h"
 #include "cli/secrets.h"
 #include "cli/serve.h"
+#include "guard/inject_check.h"
 
 static const char gateway_usage[] =
 	"Usage: mcpguard gateway run [options]\n"
@@ -116,6 +117,14 @@ static const char gateway_usage[] =
 	"  --secret-store DIR        Where the encrypted store lives (default\n"
 	"                            /etc/mcpguard as root, else ~/.config/mcpguard).\n"
 	"\n"
+	"Results (docs/security.md#results-injected-instructions):\n"
+	"  --inspect-results[=MODE]  Look for text aimed at the model in what servers send\n"
+	"                            (injected instructions, hidden text, data-carrying\n"
+	"                            image URLs).  MODE: annotate (default; a notice the\n"
+	"                            model reads is added, invisible characters removed),\n"
+	"                            block (a malicious result does not reach the client),\n"
+	"                            log (recorded only), false (off).\n"
+	"\n"
 	"Audit and logs:\n"
 	"  --log-calls[=BOOL]        Audit every request as one JSON line (default true),\n"
 	"                            and print a summary of each tool call on stderr.\n"
@@ -176,6 +185,8 @@ struct opts {
 	uint64_t audit_max_size;
 	bool block_secrets;
 	enum gd_leak_mode leak_mode;
+	bool inspect_results;
+	enum gd_inject_mode inject_mode;
 	uint64_t max_queued;            /* --max-queued-output */
 };
 
@@ -442,6 +453,15 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 			else if (gd_leak_mode_parse(f->value, &o->leak_mode))
 				goto bad;
 		}
+	} else if (strcmp(f->name, "--inspect-results") == 0) {
+		o->inspect_results = true;
+		if (f->value && strcmp(f->value, "true") != 0 && strcmp(f->value, "1") != 0) {
+			if (strcmp(f->value, "false") == 0 || strcmp(f->value, "0") == 0 ||
+			    strcmp(f->value, "off") == 0)
+				o->inspect_results = false;
+			else if (gd_inject_mode_parse(f->value, &o->inject_mode))
+				goto bad;
+		}
 	} else if (strcmp(f->name, "--secrets") == 0) {
 		char **parts = mg_split_csv(f->value);
 
@@ -684,7 +704,7 @@ static int run(struct opts *o)
 	struct gateway *gw = NULL;
 	struct aud_log *audit = NULL;
 	struct cli_secrets secrets = { 0 };
-	struct gd_check *leak = NULL, *checks[4];
+	struct gd_check *leak = NULL, *inject = NULL, *checks[4];
 	size_t n_checks = 0;
 	struct mg_budget queued;
 	struct mg_err err;
@@ -718,6 +738,15 @@ static int run(struct opts *o)
 	/* The checks every message passes, in order. */
 	if (o->block_secrets)
 		checks[n_checks++] = leak;
+	if (o->inspect_results) {
+		char why[256];
+
+		if (gd_inject_check_new(&inject, o->inject_mode, why, sizeof(why))) {
+			fprintf(stderr, "mcpguard: the result inspection does not start: %s\n", why);
+			goto out;
+		}
+		checks[n_checks++] = inject;
+	}
 	o->cfg.checks = checks;
 	o->cfg.n_checks = n_checks;
 	if (o->cfg.log_calls) {
@@ -771,6 +800,8 @@ out:
 	mg_log_set_filter(NULL, NULL);
 	if (leak)
 		leak->free(leak);
+	if (inject)
+		inject->free(inject);
 	cli_secrets_release(&secrets);
 	catalog_release(&cat);
 	free(state);
@@ -806,6 +837,8 @@ int cli_gateway(int argc, char **argv)
 	o.block_secrets = true;
 	o.audit_max_size = 256ull << 20;
 	o.leak_mode = GD_LEAK_REDACT;
+	o.inspect_results = true;
+	o.inject_mode = GD_INJECT_ANNOTATE;
 	o.cfg.reclaim_idle_ms = 60000;
 	o.max_queued = 256u << 20;
 	o.stdio = true;

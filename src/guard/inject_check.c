@@ -3,6 +3,7 @@
 #include "guard/inject_check.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,11 @@
 
 struct inj_check {
 	struct gd_check base;
-	struct gd_inj *inj;
+	struct gd_inj *inj;             /* NULL until the compile thread is joined */
+	pthread_t compiler;
+	bool compiling;
+	int compile_rc;
+	char compile_err[256];
 	enum gd_inject_mode mode;
 	struct gd_inj_hosts hosts;
 	struct gd_inj_result res;
@@ -260,6 +265,27 @@ static void report(struct inj_check *ic, struct gd_out *out)
 	out->more_findings += r->more_findings;
 }
 
+/* Compiling the pattern databases takes a quarter to half a second, so it
+ * runs on a thread of its own from the moment the check is made, and the
+ * gateway starts without waiting; the first message that needs the
+ * databases waits for what is left. */
+static void *compile_main(void *arg)
+{
+	struct inj_check *ic = arg;
+
+	ic->compile_rc = gd_inj_new(&ic->inj, ic->compile_err, sizeof(ic->compile_err));
+	return NULL;
+}
+
+static int ready(struct inj_check *ic)
+{
+	if (ic->compiling) {
+		pthread_join(ic->compiler, NULL);
+		ic->compiling = false;
+	}
+	return ic->compile_rc;
+}
+
 static int inj_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *out)
 {
 	struct inj_check *ic = (struct inj_check *)c;
@@ -272,6 +298,8 @@ static int inj_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *ou
 
 	if (m->dir != GD_TO_CLIENT || skipped_method(m->method))
 		return 0;
+	if ((rc = ready(ic)))
+		return rc;
 	ic->hosts.n = 0;
 	if (m->request_args)
 		args_hosts(&ic->hosts, m->request_args, 0);
@@ -335,6 +363,7 @@ static void inj_free(struct gd_check *c)
 
 	if (!ic)
 		return;
+	ready(ic);
 	gd_inj_free(ic->inj);
 	mg_buf_release(&ic->dec);
 	mg_buf_release(&ic->clean);
@@ -347,7 +376,6 @@ static void inj_free(struct gd_check *c)
 int gd_inject_check_new(struct gd_check **out, enum gd_inject_mode mode, char *err, size_t errlen)
 {
 	struct inj_check *ic = MG_NEW(struct inj_check);
-	int rc;
 
 	ic->base.name = CHECK;
 	ic->base.run = inj_run;
@@ -359,9 +387,15 @@ int gd_inject_check_new(struct gd_check **out, enum gd_inject_mode mode, char *e
 	mg_buf_init(&ic->text, (size_t)1 << 31);
 	mg_buf_init(&ic->quoted, (size_t)1 << 31);
 	mg_buf_init(&ic->notice, 4096);
-	if ((rc = gd_inj_new(&ic->inj, err, errlen))) {
-		inj_free(&ic->base);
-		return rc;
+	if (pthread_create(&ic->compiler, NULL, compile_main, ic) == 0) {
+		ic->compiling = true;
+	} else {
+		compile_main(ic);
+		if (ic->compile_rc) {
+			snprintf(err, errlen, "%s", ic->compile_err);
+			inj_free(&ic->base);
+			return ic->compile_rc;
+		}
 	}
 	*out = &ic->base;
 	return 0;

@@ -31,7 +31,10 @@ enum gd_inject_mode {
 	GD_INJECT_LOG,
 };
 
-/* 0 or -errno with err (the pattern database did not compile). */
+/* 0 or -errno with err.  The pattern databases are compiled on a thread
+ * of the check's own, started here; a message waits for it only if it
+ * comes before the compile is done.  A database that does not compile
+ * fails every message closed (run returns its error). */
 int gd_inject_check_new(struct gd_check **out, enum gd_inject_mode mode, char *err, size_t errlen);
 /* "annotate", "block", "log"; -EINVAL otherwise. */
 int gd_inject_mode_parse(const char *s, enum gd_inject_mode *out);
