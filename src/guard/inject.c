@@ -1986,10 +1986,17 @@ int gd_inj_text(struct gd_inj *d, const char *s, size_t n, unsigned str, const c
 
 void gd_inj_end(struct gd_inj_result *res)
 {
-	int score = 0, bonus = 0;
+	int score = 0, bonus = 0, weak = 0;
 
-	for (int c = 0; c < GD_INJ_C_N; c++)
-		score += res->cls[c];
+	/* weak signals (colour codes, a tool named in documentation, a role
+	 * line, a quoted phrase) do not add up: together they count 1 */
+	for (int c = 0; c < GD_INJ_C_N; c++) {
+		if (res->cls[c] >= 3)
+			score += res->cls[c];
+		else
+			weak += res->cls[c];
+	}
+	score += weak > 1 ? 1 : weak;
 	for (unsigned p = res->pairs; p; p &= p - 1)
 		bonus += PAIR_BONUS;
 	if (bonus > BONUS_MAX)
