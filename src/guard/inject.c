@@ -1291,14 +1291,18 @@ static void char_findings(struct scan *sc)
 			w = ansi_weight(sc->s + h->off, h->len, &signal);
 			break;
 		case GD_DEF_CH_CONTROL:
+			/* a run of controls: form feeds and vertical tabs are page
+			 * breaks in documents; a backspace overwrites what was shown */
 			cls = GD_INJ_C_CONTROL;
-			if (h->cp == 0x0b || h->cp == 0x0c)
-				w = 0;
-			else if (h->cp == 0x08) {
-				signal = "backspace";
-				w = 5;
-			} else {
-				w = 2;
+			for (size_t k = h->off; k < h->off + h->len; k++) {
+				unsigned char c = (unsigned char)sc->s[k];
+
+				if (c == 0x08) {
+					signal = "backspace";
+					w = 5;
+				} else if (c != 0x0b && c != 0x0c && w < 2) {
+					w = 2;
+				}
 			}
 			break;
 		case GD_DEF_CH_CR:
@@ -1932,6 +1936,19 @@ static int scan_chunk(struct scan *sc)
 	return 0;
 }
 
+/* What gd_inj_strip removes: characters a reader does not see. */
+static bool strip_sig(const struct gd_def_char_hit *h)
+{
+	switch (h->sig) {
+	case GD_DEF_CH_TAG: case GD_DEF_CH_ZERO_WIDTH: case GD_DEF_CH_BIDI: case GD_DEF_CH_BIDI_MARK:
+	case GD_DEF_CH_FORMAT: case GD_DEF_CH_VARIATION: case GD_DEF_CH_ANSI: case GD_DEF_CH_NONCHAR:
+	case GD_DEF_CH_CONTROL: case GD_DEF_CH_CR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int gd_inj_text(struct gd_inj *d, const char *s, size_t n, unsigned str, const char *where,
 		const struct gd_inj_hosts *hosts, struct gd_inj_result *res)
 {
@@ -1966,11 +1983,7 @@ int gd_inj_text(struct gd_inj *d, const char *s, size_t n, unsigned str, const c
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < t->n_hits; i++)
-			if (t->hits[i].sig == GD_DEF_CH_TAG || t->hits[i].sig == GD_DEF_CH_ZERO_WIDTH ||
-			    t->hits[i].sig == GD_DEF_CH_BIDI || t->hits[i].sig == GD_DEF_CH_BIDI_MARK ||
-			    t->hits[i].sig == GD_DEF_CH_FORMAT || t->hits[i].sig == GD_DEF_CH_VARIATION ||
-			    t->hits[i].sig == GD_DEF_CH_ANSI || t->hits[i].sig == GD_DEF_CH_NONCHAR ||
-			    (t->hits[i].sig == GD_DEF_CH_CONTROL && t->hits[i].cp != 0x0b && t->hits[i].cp != 0x0c))
+			if (strip_sig(&t->hits[i]))
 				res->strip = true;
 		if (at + len >= n)
 			break;
@@ -2018,19 +2031,6 @@ int gd_inj_scan(struct gd_inj *d, const char *s, size_t n, const struct gd_inj_h
 }
 
 /* ---- stripping ---------------------------------------------------------- */
-
-static bool strip_sig(const struct gd_def_char_hit *h)
-{
-	switch (h->sig) {
-	case GD_DEF_CH_TAG: case GD_DEF_CH_ZERO_WIDTH: case GD_DEF_CH_BIDI: case GD_DEF_CH_BIDI_MARK:
-	case GD_DEF_CH_FORMAT: case GD_DEF_CH_VARIATION: case GD_DEF_CH_ANSI: case GD_DEF_CH_NONCHAR:
-		return true;
-	case GD_DEF_CH_CONTROL:
-		return h->cp != 0x0b && h->cp != 0x0c;
-	default:
-		return false;
-	}
-}
 
 #define STRIP_PIECE 4096
 

@@ -114,8 +114,8 @@ int gd_inj_scan(struct gd_inj *d, const char *s, size_t n, const struct gd_inj_h
 
 /* Write s without what a reader does not see (Unicode tags, zero-width
  * and other invisible format characters, bidi controls, variation-selector
- * runs, ANSI escape sequences, control characters other than tab,
- * newline and carriage return) into out.  Returns how many spans were
+ * runs, ANSI escape sequences, control characters other than tab and
+ * newline, a carriage return not followed by a newline) into out.  Returns how many spans were
  * removed (0: out holds s unchanged), or -EMSGSIZE. */
 int gd_inj_strip(struct gd_inj *d, const char *s, size_t n, struct mg_buf *out);
 
