@@ -144,6 +144,9 @@ static const struct rule g_rules[] = {
 	  "\\b(?:from\\snow\\son|starting\\snow|henceforth),?\\s(?:you|the\\sassistant|the\\smodel|the\\sai)\\s"
 	  "(?:will|must|shall|should|are|have\\sto|need\\sto|can\\sonly)\\b|"
 	  "\\b(?:developer|god|jailbreak|dan|unrestricted)\\smode\\s(?:is\\s)?(?:enabled|activated|on)\\b" },
+	{ A_OVERRIDE, 5, 0,
+	  "\\b(?:whatever|no\\smatter\\swhat|even\\sif|regardless\\sof\\swhat)\\s(?:the\\s)?(?:user|human)\\s"
+	  "(?:asks?|says?|wants?|requests?|tells\\syou)\\b" },
 	{ A_OVERRIDE, 3, 0,
 	  "\\byou\\sare\\sno\\slonger\\s(?:a|an|bound|restricted|an\\sai)\\b|\\byou\\sare\\snow\\s(?:dan|free|"
 	  "unrestricted|jailbroken|in\\s(?:developer|god|admin|debug)\\smode|acting\\sas|going\\sto\\sact|"
@@ -155,15 +158,22 @@ static const struct rule g_rules[] = {
 	/* ---- addressing the model ---- */
 	{ A_ADDRESS, 3, HS_FLAG_MULTILINE,
 	  "\\b(?:note|message|instructions?|reminder|directive|memo|attention|warning|important)\\s(?:to|for)\\s"
-	  "(?:the\\s|any\\s|all\\s)?(?:" AI_NAME "\\b|" AI_WORD AI_END ")|\\bif\\syou\\sare\\san?\\s(?:ai|llm|language\\smodel|"
+	  "(?:the\\s|any\\s|all\\s)?" AI_NAME "\\b|\\bif\\syou\\sare\\san?\\s(?:ai|llm|language\\smodel|"
 	  "ai\\s(?:assistant|agent|model)|chatbot|large\\slanguage\\smodel)\\b|\\b(?:attention|hey|dear|hello)\\s"
 	  "(?:ai|assistant|claude|llm|chatgpt|gpt|gemini|copilot|ai\\sassistant|ai\\sagent)s?\\b|"
 	  "\\b(?:ai|llm|assistant|model|agent)\\s(?:instructions?|only|note)\\s?:|"
 	  "(?:^|[>.!?]\\s?)(?:ai\\s(?:assistants?|agents?|models?|systems?|bots?)|llms?|language\\smodels?)\\s?:" },
+	{ A_ADDRESS, 3, 0,
+	  "\\bthe\\s(?:assistant|ai|model|agent|llm|ai\\sassistant|ai\\sagent)\\s(?:must|should|needs\\sto|has\\sto|"
+	  "is\\srequired\\sto|will\\snow|is\\sinstructed\\sto)\\b" },
+	/* "note for the assistant:" is said to people too */
+	{ A_ADDRESS, 2, 0,
+	  "\\b(?:note|message|instructions?|reminder|directive|memo|attention|warning|important)\\s(?:to|for)\\s"
+	  "(?:the\\s|any\\s|all\\s)?" AI_WORD AI_END },
 	{ A_ADDRESS, 4, 0,
 	  "\\bto\\s(?:the|any|all|every)\\s(?:" AI_NAME "|" AI_WORD ")\\s(?:reading|processing|summari[sz]ing|"
 	  "analy[sz]ing|viewing|browsing|that\\sreads|who\\sreads)\\b|\\b(?:" AI_NAME "|" AI_WORD ")\\s(?:reading|"
-	  "processing|summari[sz]ing|"
+	  "processing|visiting|summari[sz]ing|"
 	  "parsing|crawling|browsing)\\s(?:this|these)\\b" },
 
 	/* ---- concealment from the user ---- */
@@ -186,7 +196,8 @@ static const struct rule g_rules[] = {
 	  "(?:tool\\s|function\\s)?(?:with|to|and|passing|on|now)\\b|"
 	  "\\b(?:call|invoke|use|run|execute|trigger)\\s(?:the\\s)?['\"]?[a-z][a-z0-9_.-]{1,40}['\"]?\\s"
 	  "(?:tool|function|mcp\\stool)\\s(?:with|to|and|passing|on|now|immediately|first|again)\\b|"
-	  "\\b(?:call|invoke|execute)\\s(?:the\\s)?(?:tool|function)\\s['\"]?[a-z][a-z0-9_.-]{1,40}" },
+	  "\\b(?:call|invoke|execute)\\s(?:the\\s)?(?:tool|function)\\s['\"]?[a-z][a-z0-9_.-]{1,40}|"
+	  "\\b(?:call|invoke|execute)\\s(?:the\\s)?[a-z][a-z0-9]*_[a-z0-9_]+\\b" },
 	/* ---- asking for what the model was told ---- */
 	{ A_LEAK, 4, 0,
 	  "\\b(?:reveals?|prints?|outputs?|repeats?|show|shows|display|displays|dumps?|leaks?|share|shares|write\\sout|"
@@ -207,9 +218,9 @@ static const struct rule g_rules[] = {
 	  "you\\smust|you\\sshould|you\\swill|you\\sneed\\sto|make\\ssure\\sto|be\\ssure\\sto|remember\\sto|"
 	  "always|kindly),?\\s){0,3}(?:send|email|e-mail|forward|post|upload|transmit|exfiltrate|leak|share|"
 	  "submit|append|attach|include|embed|pass|provide|supply|give|copy|paste|encode|put|add)\\b" },
-	{ A_DEST, 0, 0,
-	  "\\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)*\\.[a-z]{2,12}\\b|"
-	  "\\bhttps?://|\\+\\d{8,15}\\b" },
+	/* destinations: the weight says the kind (1 an address or a number, 2 a URL) */
+	{ A_DEST, 1, 0, "\\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)*\\.[a-z]{2,12}\\b|\\+\\d{8,15}\\b" },
+	{ A_DEST, 2, 0, "\\bhttps?://" },
 	{ A_CONTEXT, 0, 0,
 	  "\\b(?:conversation|chat\\shistory|chat\\slog|message\\shistory|previous\\smessages|earlier\\smessages|"
 	  "prior\\smessages|context\\swindow|system\\sprompt|your\\s(?:instructions|prompt|rules)|this\\schat|"
@@ -314,7 +325,7 @@ struct region {
 	size_t s, e;            /* original bytes of the chunk */
 };
 
-enum region_kind { R_CODE, R_COMMENT, R_HIDDEN, R_N };
+enum region_kind { R_CODE, R_COMMENT, R_HIDDEN, R_OVERWRITE, R_N };
 
 /* A finding of one chunk before it is scored: where it is, whether it is
  * a mention, and whether it may pair. */
@@ -1030,6 +1041,20 @@ static void find_regions(struct scan *sc)
 		if (fence != SIZE_MAX)
 			region_add(d, R_CODE, fence, n);
 	}
+	/* a line a carriage return sends the cursor back over, and what follows
+	 * it writes over at least half of: a terminal never shows it */
+	for (const char *p = memchr(s, '\r', n); p; p = memchr(p + 1, '\r', n - (size_t)(p + 1 - s))) {
+		size_t i = (size_t)(p - s), ls = i, e = i + 1;
+
+		if (e < n && s[e] == '\n')
+			continue;
+		while (ls > 0 && s[ls - 1] != '\n' && s[ls - 1] != '\r')
+			ls--;
+		while (e < n && s[e] != '\n' && s[e] != '\r')
+			e++;
+		if (i > ls && (e - i - 1) * 2 >= i - ls)
+			region_add(d, R_OVERWRITE, ls, i);
+	}
 	if (memchr(s, '<', n)) {
 		static const char *const hide[] = { "display:none", "visibility:hidden", "font-size:0",
 						    "opacity:0", "color:white", "color:#fff", "height:0" };
@@ -1040,11 +1065,13 @@ static void find_regions(struct scan *sc)
 			size_t b;
 
 			if (a + 4 <= n && memcmp(p, "<!--", 4) == 0) {
+				/* a comment that ends (an opener alone is more often a
+				 * string in code than a page cut short) */
 				q = memmem(p + 4, n - a - 4, "-->", 3);
-				b = q ? (size_t)(q - s) + 3 : n;
-				region_add(d, R_COMMENT, a, b);
 				if (!q)
 					break;
+				b = (size_t)(q - s) + 3;
+				region_add(d, R_COMMENT, a, b);
 				p = s + b - 1;
 			} else if (a + 5 <= n && (strncasecmp(p, "<code", 5) == 0 || strncasecmp(p, "<pre", 4) == 0)) {
 				bool pre = (p[2] | 0x20) == 'r';
@@ -1137,8 +1164,10 @@ static bool quoted(const struct scan *sc, size_t off, size_t len)
 				close = true;
 				break;
 			}
+	/* a quote that closes right after it opened just before: the phrase
+	 * is most of what is quoted (not a JSON string's end after a sentence) */
 	if (close && !open)
-		for (size_t i = off; i > 0 && off - i < 300 && s[i - 1] != '\n'; i--)
+		for (size_t i = off; i > 0 && off - i < 40 && s[i - 1] != '\n'; i--)
 			if (quote_open(s, i - 1, n, &ql) && ql == 1) {
 				open = true;
 				break;
@@ -1431,6 +1460,15 @@ static int b64val(unsigned char c)
 	return -1;
 }
 
+static size_t slashes(const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += s[i] == '/';
+	return k;
+}
+
 /* Runs of base64 or hex in v that decode to text (not a hash, an id, a
  * signed token). */
 static bool encoded_text(struct gd_inj *d, const char *v, size_t n)
@@ -1456,7 +1494,7 @@ static bool encoded_text(struct gd_inj *d, const char *v, size_t n)
 			if (hex && j - i >= 32) {
 				for (size_t k = i; k + 1 < j; k += 2)
 					mg_buf_addc(&d->bin, (char)(mg_hexval(v[k]) << 4 | mg_hexval(v[k + 1])));
-			} else if ((up && low) || (low && digit) || (up && digit)) {
+			} else if (up && low && slashes(v + i, j - i) * 16 <= j - i) {
 				for (size_t k = i; k < j; k++) {
 					acc = acc << 6 | (unsigned)b64val((unsigned char)v[k]);
 					bits += 6;
@@ -1476,7 +1514,7 @@ static bool encoded_text(struct gd_inj *d, const char *v, size_t n)
 
 /* A placeholder for the model to fill in: {x}, ${x}, [X], <x>, $X, or a
  * value in capitals that names what to put (DATA, SUMMARY). */
-static bool placeholder(const char *v, size_t n, bool *ctx_word)
+static bool placeholder(const char *v, size_t n, bool *ctx_word, bool *fill_word)
 {
 	size_t caps = 0, letters = 0;
 
@@ -1485,16 +1523,21 @@ static bool placeholder(const char *v, size_t n, bool *ctx_word)
 
 		if (close) {
 			const char *e = memchr(v + i + 1, close, n - i - 1);
+			bool name = e != NULL;
 
-			if (e && e - (v + i) >= 3 && e - (v + i) < 64) {
-				*ctx_word |= has_word(v + i, (size_t)(e - v - i), g_ctx_words, MG_ARRAY_LEN(g_ctx_words)) ||
-					     has_word(v + i, (size_t)(e - v - i), g_fill_words, MG_ARRAY_LEN(g_fill_words));
+			/* a name to fill in, not JSON or a list: letters, digits, _ - . and spaces */
+			for (const char *q = v + i + 1; name && q < e; q++)
+				name = ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' ||
+				       *q == '-' || *q == '.' || *q == ' ';
+			if (name && e - (v + i) >= 3 && e - (v + i) < 64) {
+				*ctx_word |= has_word(v + i, (size_t)(e - v - i), g_ctx_words, MG_ARRAY_LEN(g_ctx_words));
+				*fill_word |= has_word(v + i, (size_t)(e - v - i), g_fill_words, MG_ARRAY_LEN(g_fill_words));
 				return true;
 			}
 		}
 		if (c == '$' && i + 3 < n && ((v[i + 1] >= 'A' && v[i + 1] <= 'Z') || v[i + 1] == '{'))
 			return true;
-		caps += (c >= 'A' && c <= 'Z') || c == '_';
+		caps += (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
 		letters += (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
 	}
 	if (n >= 4 && caps == n && letters >= 4 &&
@@ -1511,7 +1554,7 @@ static void judge_url(struct scan *sc, const char *u, size_t n, size_t off, bool
 	struct gd_inj *d = sc->d;
 	size_t i = 0, h0, h1, at;
 	char host[96], detail[96];
-	bool data = false, prose = false, ph = false, ctx = false, drop, told = false;
+	bool data = false, prose = false, ph = false, ctx = false, fill = false, drop, told = false;
 	const char *why = NULL;
 	int w = 0;
 
@@ -1566,7 +1609,7 @@ static void judge_url(struct scan *sc, const char *u, size_t n, size_t off, bool
 				spaces += v[k] == ' ';
 			if (vn - eq >= 24 && spaces >= 4)
 				prose = true;
-			if (placeholder(v + eq, vn - eq, &ctx))
+			if (placeholder(v + eq, vn - eq, &ctx, &fill))
 				ph = true;
 			else if (u[a] != '/' && has_word(v + eq, vn - eq, g_ctx_words, MG_ARRAY_LEN(g_ctx_words)))
 				ctx = true;
@@ -1584,6 +1627,8 @@ static void judge_url(struct scan *sc, const char *u, size_t n, size_t off, bool
 	}
 	if (ph && ctx)
 		w = 8, why = "a placeholder for the conversation or a secret";
+	else if (ph && fill)
+		w = 7, why = "a placeholder for what the user wrote";
 	else if (ph)
 		w = 6, why = "a placeholder to fill in";
 	else if (data)
@@ -1624,8 +1669,10 @@ static void judge_url(struct scan *sc, const char *u, size_t n, size_t off, bool
 	}
 	if (told)
 		w += 2;
+	/* a link is a click away: half as heavy, but a placeholder for the
+	 * conversation in a URL is never harmless */
 	if (!image)
-		w /= 2;
+		w = ph && ctx ? 5 : w / 2;
 	join(detail, sizeof(detail), host, ": ", why);
 	if (told && strlen(detail) < sizeof(detail))
 		mg_strlcpy(detail + strlen(detail), ", and the text says to show it", sizeof(detail) - strlen(detail));
@@ -1653,10 +1700,17 @@ static void find_urls(struct scan *sc)
 		size_t c = (size_t)(p - s), open, u0, u1;
 		bool image;
 
+		int depth = 0;
+
 		if (c + 1 >= n || s[c + 1] != '(')
 			continue;
-		for (open = c; open > 0 && c - open < 400 && s[open - 1] != '[' && s[open - 1] != '\n'; open--)
-			;
+		/* back to the matching '[' (a badge is an image inside a link: [![alt](img)](link)) */
+		for (open = c; open > 0 && c - open < 400 && s[open - 1] != '\n'; open--) {
+			if (s[open - 1] == ']')
+				depth++;
+			else if (s[open - 1] == '[' && depth-- == 0)
+				break;
+		}
 		if (open == 0 || s[open - 1] != '[')
 			continue;
 		image = open >= 2 && s[open - 2] == '!';
@@ -1750,8 +1804,19 @@ static void phrase(struct scan *sc, const struct atom_hit *a)
 		result_add(sc->res, "obfuscated-phrase", GD_INJ_C_EVASION, 10, sc->str, sc->where, sc->base + off,
 			   len, said);
 	}
-	hidden = obf || in_region(d, R_COMMENT, off, len) || in_region(d, R_HIDDEN, off, len);
-	if (!hidden && a->kind != A_PSEUDO && a->kind != A_TOKEN && a->kind != A_BREAKOUT) {
+	if (in_region(d, R_OVERWRITE, off, len)) {
+		/* the terminal hides it: that is the attack's other half */
+		struct local *o = local_add(sc, "carriage-return-overwrite", GD_INJ_C_CONTROL, 6, a->s, a->e, off, len);
+
+		if (o) {
+			o->pairs = true;
+			join(o->detail, sizeof(o->detail), said, "", " (written over)");
+		}
+	}
+	hidden = obf || in_region(d, R_COMMENT, off, len) || in_region(d, R_HIDDEN, off, len) ||
+		 in_region(d, R_OVERWRITE, off, len);
+	/* (in source code a marker is a string or a comment's example: no block) */
+	if (!hidden && !sc->code_like && a->kind != A_PSEUDO && a->kind != A_TOKEN && a->kind != A_BREAKOUT) {
 		int b = block_of(d, a->s);
 
 		hidden = b >= 0 && (size_t)b != (size_t)(a - d->atoms);
@@ -1768,10 +1833,10 @@ static void phrase(struct scan *sc, const struct atom_hit *a)
 	}
 	if (hidden) {
 		w += 3;
+		sc->res->concealed = true;
 	} else if (sc->code_like && intent) {
 		w = w > 3 ? 3 : w;
-	} else if ((a->kind == A_OVERRIDE || a->kind == A_ADDRESS || a->kind == A_CONCEAL) &&
-		   line_start(d, a->s)) {
+	} else if ((a->kind == A_OVERRIDE || a->kind == A_ADDRESS) && line_start(d, a->s)) {
 		w += 2;
 	} else if (sc->long_text && a->kind != A_ROLE && a->kind != A_DROP) {
 		w -= 2;
@@ -1834,11 +1899,12 @@ static void composites(struct scan *sc)
 			continue;
 		if ((to = in_sentence(d, A_DEST, a->s, end, false, 0)) != NULL && to->s > a->s) {
 			signal = "data-to-destination";
-			w = secret ? 4 : sens ? 7 : 6;
-		} else if ((sens || ctx) && (to = in_sentence(d, A_SINK, a->s, end, false, 0)) != NULL &&
-			   to->s > a->s) {
+			/* the conversation sent to a URL is what a chat API is for (its
+			 * documentation says so); to a person's address it is not */
+			w = secret ? 4 : sens ? 7 : to->weight == 2 ? 4 : 6;
+		} else if ((to = in_sentence(d, A_SINK, a->s, end, false, 0)) != NULL && to->s > a->s) {
 			signal = "data-into-parameter";
-			w = sens ? 7 : 6;
+			w = sens ? 7 : secret ? 4 : 6;
 		}
 		if (!signal)
 			continue;
@@ -1857,8 +1923,10 @@ static void composites(struct scan *sc)
 				join(l->detail, sizeof(l->detail), signal, ": ", said);
 			continue;
 		}
-		if (in_region(d, R_COMMENT, off, len) || in_region(d, R_HIDDEN, off, len) || block_of(d, a->s) >= 0)
+		if (in_region(d, R_COMMENT, off, len) || in_region(d, R_HIDDEN, off, len) || block_of(d, a->s) >= 0) {
 			w += 3;
+			sc->res->concealed = true;
+		}
 		l = local_add(sc, signal, GD_INJ_C_EXFIL, w, a->s, to->e, off, len);
 		if (l) {
 			l->pairs = true;
@@ -1999,17 +2067,24 @@ int gd_inj_text(struct gd_inj *d, const char *s, size_t n, unsigned str, const c
 
 void gd_inj_end(struct gd_inj_result *res)
 {
-	int score = 0, bonus = 0, weak = 0;
+	int score = 0, bonus = 0;
+	bool acts = false;
 
 	/* weak signals (colour codes, a tool named in documentation, a role
-	 * line, a quoted phrase) do not add up: together they count 1 */
-	for (int c = 0; c < GD_INJ_C_N; c++) {
+	 * line, a quoted phrase) count nothing, alone or together */
+	for (int c = 0; c < GD_INJ_C_N; c++)
 		if (res->cls[c] >= 3)
 			score += res->cls[c];
-		else
-			weak += res->cls[c];
+	/* instructions that ask for nothing (no tool call, no data sent, no
+	 * hidden text) do not make a message malicious, however many */
+	for (int c = 0; c < GD_INJ_C_N; c++)
+		acts |= res->cls[c] >= 2 && payload_index((enum gd_inj_class)c) >= 0;
+	acts |= res->pairs != 0 || res->concealed || res->cls[GD_INJ_C_MARKER] >= 6 || res->cls[GD_INJ_C_INVISIBLE] >= 5 || res->cls[GD_INJ_C_CONTROL] >= 5 ||
+		res->cls[GD_INJ_C_EVASION] > 0 || res->cls[GD_INJ_C_HIDDEN] > 0;
+	if (!acts) {
+		if (score >= GD_INJ_MALICIOUS_AT)
+			score = GD_INJ_MALICIOUS_AT - 1;
 	}
-	score += weak > 1 ? 1 : weak;
 	for (unsigned p = res->pairs; p; p &= p - 1)
 		bonus += PAIR_BONUS;
 	if (bonus > BONUS_MAX)

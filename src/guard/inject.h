@@ -84,6 +84,7 @@ struct gd_inj_result {
 	size_t strings, bytes;          /* scanned */
 	bool strip;                     /* some string holds characters gd_inj_strip removes */
 	bool hidden_text;               /* Unicode tag characters were decoded */
+	bool concealed;                 /* an instruction in a comment, hidden element or marker block */
 	/* the sums, while a message is scanned */
 	int cls[GD_INJ_C_N];
 	unsigned pairs;                 /* (instruction class, payload class) pairs seen together */
