@@ -85,7 +85,7 @@ P_DIRECT=(-- "$FIXTURE")
 P_RELAY=(-- "$ROOT/$BIN" relay -- "$FIXTURE")
 P_GW=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet)
 # The same with the default security checks off: what they cost.
-P_GW_NOCHECKS=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false)
+P_GW_NOCHECKS=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false --inspect-results=false)
 # What a user gets without flags: every call audited (here to a file) and
 # summarised on stderr (kept in a file too).
 P_GW_AUDIT=(-- "$GW" gateway run --catalog "$CAT" --no-cache --audit-log "$AUDIT")
@@ -270,7 +270,7 @@ if [ "$CALLGRIND" = 1 ]; then
 				env LD_PRELOAD="$ROOT/$B/pidfd_shim.so" valgrind -q --tool=callgrind \
 				--callgrind-out-file="$ROOT/$OUT/callgrind.mcpguard-nochecks.$n" \
 				"$GW" gateway run --catalog "$CAT_NOSBX" --allow-unsandboxed --no-cache --log-calls=false \
-				--quiet --block-secrets=false
+				--quiet --block-secrets=false --inspect-results=false
 			run callgrind.jsonl "fixture-$n" --calls "$n" --warmup 100 --timeout 120 -- \
 				valgrind -q --tool=callgrind --callgrind-out-file="$ROOT/$OUT/callgrind.fixture.$n" \
 				"$FIXTURE"

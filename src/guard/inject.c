@@ -553,6 +553,11 @@ static int needs_scan(struct gd_inj *d, const char *s, size_t n)
 	return e == HS_SUCCESS ? 0 : -EIO;
 }
 
+int gd_inj_prefilter(struct gd_inj *d, const char *s, size_t n)
+{
+	return needs_scan(d, s, n);
+}
+
 void gd_inj_set_prefilter(struct gd_inj *d, bool on)
 {
 	d->no_prefilter = !on;

@@ -122,6 +122,11 @@ int gd_inj_strip(struct gd_inj *d, const char *s, size_t n, struct mg_buf *out);
 
 const char *gd_inj_verdict_name(enum gd_inj_verdict v);
 
+/* 0: s is plain ASCII with no trigger for any finding, so no part of it
+ * can give one (a whole message with no escape in it is cleared by one
+ * call); 1: scan it; -EIO. */
+int gd_inj_prefilter(struct gd_inj *d, const char *s, size_t n);
+
 /* The prefilter that lets plain ASCII strings without a trigger skip the
  * scan (on by default).  Off gives the same verdicts, slower: for tests. */
 void gd_inj_set_prefilter(struct gd_inj *d, bool on);

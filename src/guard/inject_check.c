@@ -300,6 +300,10 @@ static int inj_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *ou
 		return 0;
 	if ((rc = ready(ic)))
 		return rc;
+	/* a message with no escape holds every string's bytes as they are: one
+	 * pass of the prefilter over it clears it when nothing could be found */
+	if (!memchr(m->raw, '\\', m->len) && (rc = gd_inj_prefilter(ic->inj, m->raw, m->len)) <= 0)
+		return rc;
 	ic->hosts.n = 0;
 	if (m->request_args)
 		args_hosts(&ic->hosts, m->request_args, 0);
