@@ -126,7 +126,7 @@ test: test-deps check-banned unit fuzz-smoke integration conformance
 	@echo "== all tests passed"
 
 bench: build/mcpguard $(FIXTURE_BIN) build/bench/sandbox_bench build/bench/leak_bench \
-	build/bench/listtime_bench
+	build/bench/listtime_bench build/bench/inject_bench
 	@bench/run.sh
 
 # Sandbox creation and exec against bwrap, unshare and nsenter (root only).
@@ -144,6 +144,11 @@ build/bench/defscan_bench: bench/defscan_bench.c $(REL_OBJ)
 	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
 
 build/bench/listtime_bench: bench/listtime_bench.c $(REL_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $<"
+	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
+
+build/bench/inject_bench: bench/inject_bench.c $(REL_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $<"
 	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)

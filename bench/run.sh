@@ -89,7 +89,7 @@ P_RELAY=(-- "$ROOT/$BIN" relay -- "$FIXTURE")
 P_GW=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet)
 # The same with the default security checks off: what they cost.
 P_GW_NOCHECKS=(-- "$GW" gateway run --catalog "$CAT" --no-cache --log-calls=false --quiet --block-secrets=false \
-	--scan-definitions=false --pin-mode off)
+	--scan-definitions=false --pin-mode off --inspect-results=false)
 # What a user gets without flags: every call audited (here to a file) and
 # summarised on stderr (kept in a file too).
 P_GW_AUDIT=(-- "$GW" gateway run --catalog "$CAT" --no-cache --audit-log "$AUDIT")
@@ -274,7 +274,7 @@ if [ "$CALLGRIND" = 1 ]; then
 				env LD_PRELOAD="$ROOT/$B/pidfd_shim.so" valgrind -q --tool=callgrind \
 				--callgrind-out-file="$ROOT/$OUT/callgrind.mcpguard-nochecks.$n" \
 				"$GW" gateway run --catalog "$CAT_NOSBX" --allow-unsandboxed --no-cache --log-calls=false \
-				--quiet --block-secrets=false
+				--quiet --block-secrets=false --inspect-results=false
 			run callgrind.jsonl "fixture-$n" --calls "$n" --warmup 100 --timeout 120 -- \
 				valgrind -q --tool=callgrind --callgrind-out-file="$ROOT/$OUT/callgrind.fixture.$n" \
 				"$FIXTURE"
@@ -291,6 +291,13 @@ if [ -x "$B/leak_bench" ] && [ -d tests/node_modules ]; then
 	say "bench: secrets scanner throughput (100 known secrets, every pattern)"
 	taskset -c "$CPU" "$B/leak_bench" tests/node_modules >"$OUT/leak.txt" 2>>"$LOG" ||
 		say "bench: leak_bench failed; see $LOG"
+fi
+
+# ---- 5c. the result inspection alone: its corpora through the check ----------
+if [ -x "$B/inject_bench" ]; then
+	say "bench: result inspection (the benign and attack corpora through the check)"
+	taskset -c "$CPU" "$B/inject_bench" tests/unit/data/benign-results.json >"$OUT/inject.txt" 2>>"$LOG" ||
+		say "bench: inject_bench failed; see $LOG"
 fi
 
 # ---- 6. many HTTP sessions through one gateway (issue 3) --------------------

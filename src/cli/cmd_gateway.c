@@ -25,6 +25,7 @@
 #include "pins/pin_check.h"
 #include "cli/secrets.h"
 #include "cli/serve.h"
+#include "guard/inject_check.h"
 
 static const char gateway_usage[] =
 	"Usage: mcpguard gateway run [options]\n"
@@ -134,6 +135,13 @@ static const char gateway_usage[] =
 	"                            calls to it refused, until approved.\n"
 	"  --pin-store DIR           Where the pins live (default\n"
 	"                            $XDG_CONFIG_HOME/mcpguard/pins, ~/.config/mcpguard/pins).\n"
+	"Results (docs/security.md#results-injected-instructions):\n"
+	"  --inspect-results[=MODE]  Look for text aimed at the model in what servers send\n"
+	"                            (injected instructions, hidden text, data-carrying\n"
+	"                            image URLs).  MODE: annotate (default; a notice the\n"
+	"                            model reads is added, invisible characters removed),\n"
+	"                            block (a malicious result does not reach the client),\n"
+	"                            log (recorded only), false (off).\n"
 	"\n"
 	"Audit and logs:\n"
 	"  --log-calls[=BOOL]        Audit every request as one JSON line (default true),\n"
@@ -200,6 +208,8 @@ struct opts {
 	bool pins;                      /* --pin-mode other than off */
 	enum pin_mode pin_mode;
 	char *pin_store;
+	bool inspect_results;
+	enum gd_inject_mode inject_mode;
 	uint64_t max_queued;            /* --max-queued-output */
 };
 
@@ -483,6 +493,15 @@ static int apply_flag(struct opts *o, const struct flag_arg *f)
 	} else if (strcmp(f->name, "--on-suspicious") == 0) {
 		if (gd_def_actions_parse(f->value, &o->on_suspicious))
 			goto bad;
+	} else if (strcmp(f->name, "--inspect-results") == 0) {
+		o->inspect_results = true;
+		if (f->value && strcmp(f->value, "true") != 0 && strcmp(f->value, "1") != 0) {
+			if (strcmp(f->value, "false") == 0 || strcmp(f->value, "0") == 0 ||
+			    strcmp(f->value, "off") == 0)
+				o->inspect_results = false;
+			else if (gd_inject_mode_parse(f->value, &o->inject_mode))
+				goto bad;
+		}
 	} else if (strcmp(f->name, "--secrets") == 0) {
 		char **parts = mg_split_csv(f->value);
 
@@ -726,7 +745,7 @@ static int run(struct opts *o)
 	struct gateway *gw = NULL;
 	struct aud_log *audit = NULL;
 	struct cli_secrets secrets = { 0 };
-	struct gd_check *leak = NULL, *checks[4];
+	struct gd_check *leak = NULL, *inject = NULL, *checks[4];
 	struct gd_def_check *scan = NULL, *pin = NULL, *def_checks[4];
 	size_t n_checks = 0, n_def_checks = 0;
 	struct mg_budget queued;
@@ -761,6 +780,15 @@ static int run(struct opts *o)
 	/* The checks every message passes, in order. */
 	if (o->block_secrets)
 		checks[n_checks++] = leak;
+	if (o->inspect_results) {
+		char why[256];
+
+		if (gd_inject_check_new(&inject, o->inject_mode, why, sizeof(why))) {
+			fprintf(stderr, "mcpguard: the result inspection does not start: %s\n", why);
+			goto out;
+		}
+		checks[n_checks++] = inject;
+	}
 	o->cfg.checks = checks;
 	o->cfg.n_checks = n_checks;
 	/* The checks every definition a server lists passes, in order: the
@@ -846,6 +874,8 @@ out:
 	}
 	if (pin)
 		pin->free(pin);
+	if (inject)
+		inject->free(inject);
 	cli_secrets_release(&secrets);
 	catalog_release(&cat);
 	free(state);
@@ -886,6 +916,8 @@ int cli_gateway(int argc, char **argv)
 	o.pin_mode = PIN_MODE_TOFU;
 	o.on_malicious = GD_ACT_MALICIOUS_DEFAULT | GD_ACT_LOG;
 	o.on_suspicious = GD_ACT_SUSPICIOUS_DEFAULT | GD_ACT_LOG;
+	o.inspect_results = true;
+	o.inject_mode = GD_INJECT_ANNOTATE;
 	o.cfg.reclaim_idle_ms = 60000;
 	o.max_queued = 256u << 20;
 	o.stdio = true;

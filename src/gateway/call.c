@@ -330,7 +330,7 @@ void gw_call_complete(struct gw_upstream *up, struct rpc_msg *m)
 	if (c->last_progress_us && mg_now_us() - c->last_progress_us < PROGRESS_GAP_US)
 		gw_session_hold(c->sess, PROGRESS_GAP_US);
 	rc = gw_session_emit(c->sess, line, len, c->client_id, c->client_id_len, true,
-			     &(struct gw_origin){ up->srv->def->name, c->method, c->name });
+			     &(struct gw_origin){ up->srv->def->name, c->method, c->name, c->arguments });
 	if (m->is_error) {
 		json_t *e = json_object_get(m->root, "error");
 

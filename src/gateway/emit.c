@@ -211,6 +211,7 @@ int gw_session_emit(struct gw_session *s, char *line, size_t len, const char *re
 			.server = from ? from->server : NULL,
 			.name = from ? from->name : NULL,
 			.session = s->id,
+			.request_args = from ? from->args : NULL,
 		};
 		char reason[512], method[96];
 		struct emit_arg arg = { rel, NULL, rel_len, final };

@@ -449,6 +449,7 @@ struct gw_origin {
 	const char *server;
 	const char *method;
 	const char *name;
+	const json_t *args;     /* the client request's arguments (for the checks), or NULL */
 };
 /* Send to s through the checkpoint.  -EACCES: a check stopped a message
  * that is no response (dropped; a response is replaced by the refusal). */

@@ -5,6 +5,7 @@
  * that answers pending holds it until it decides, and the later checks run
  * then; every finding is an audit record with the decision taken. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +23,17 @@ struct gw_hold {
 	struct gateway *gw;
 	struct gw_session *s;
 	size_t check;                   /* the check that answered pending */
-	struct gd_msg m;                /* strings below owned */
+	struct gd_msg m;                /* strings below owned; request_args a reference */
 	char *method, *server, *name;
 	char *line;
 	size_t len;
 	struct gw_wait_spec spec;
 };
 
-static const char *decision(enum gd_dir dir, enum gd_verdict v)
+static const char *decision(enum gd_dir dir, enum gd_verdict v, const struct gd_out *o)
 {
 	if (v == GD_EDIT)
-		return "redacted";
+		return o->outcome ? o->outcome : "redacted";
 	if (v == GD_DENY)
 		return dir == GD_TO_SERVER ? "refused" : "blocked";
 	if (v == GD_PENDING)
@@ -51,7 +52,7 @@ static void audit_findings(struct gateway *gw, const struct gd_msg *m, const str
 			.method = m->method,
 			.name = m->name,
 			.upstream_id = -1,
-			.outcome = decision(m->dir, v),
+			.outcome = decision(m->dir, v, o),
 			.check = f->check,
 			.finding = f->kind,
 			.detail = f->detail,
@@ -59,13 +60,13 @@ static void audit_findings(struct gateway *gw, const struct gd_msg *m, const str
 		};
 
 		aud_write(gw->cfg.audit, &r);
-		mg_info("%s %s %s %s%s%s: %s (%s)", decision(m->dir, v),
+		mg_info("%s %s %s %s%s%s: %s (%s)", decision(m->dir, v, o),
 			m->dir == GD_TO_SERVER ? "a request to" : "a message from",
 			m->server ? "server" : "the gateway", m->server ? m->server : "",
 			m->method ? ", " : "", m->method ? m->method : "", f->kind, f->detail);
 	}
 	if (o->more_findings)
-		mg_info("%s: %zu more findings in the same message", decision(m->dir, v), o->more_findings);
+		mg_info("%s: %zu more findings in the same message", decision(m->dir, v, o), o->more_findings);
 }
 
 /* One check's outcome applied: edits spliced into the line.  The verdict
@@ -129,6 +130,7 @@ static void hold_fill(struct gw_hold *h, struct gateway *gw, const struct gd_msg
 	h->m.server = h->server;
 	h->m.name = h->name;
 	h->m.session = spec->s->id;
+	h->m.request_args = json_incref((json_t *)(uintptr_t)m->request_args);
 	h->line = line;
 	h->len = len;
 	h->spec = *spec;
@@ -147,6 +149,7 @@ static void hold_free(struct gw_hold *h)
 	free(h->method);
 	free(h->server);
 	free(h->name);
+	json_decref((json_t *)(uintptr_t)h->m.request_args);
 	free(h);
 }
 

@@ -46,7 +46,8 @@ static void send_copy(struct gw_session *s, struct gw_upstream *up, const struct
 	memcpy(line, m->raw, m->len);
 	line[m->len] = '\n';
 	gw_session_emit(s, line, m->len + 1, c ? c->client_id : NULL, c ? c->client_id_len : 0, false,
-			&(struct gw_origin){ up ? up->srv->def->name : NULL, m->method, NULL });
+			&(struct gw_origin){ up ? up->srv->def->name : NULL, m->method, NULL,
+					      c ? c->arguments : NULL });
 }
 
 /* Answer a server's request ourselves (ping, refusals). */
@@ -123,13 +124,15 @@ static void on_server_request(struct gw_upstream *up, struct rpc_msg *m)
 		struct gw_call *c = gw_related_call(up, s);
 
 		if (gw_session_emit(s, line, len, c ? c->client_id : NULL, c ? c->client_id_len : 0,
-				    false, &(struct gw_origin){ up->srv->def->name, m->method, NULL })
+				    false, &(struct gw_origin){ up->srv->def->name, m->method, NULL,
+								c ? c->arguments : NULL })
 		    == -EACCES) {
 			/* a check stopped it: the server hears so at once */
 			mg_map_deli(&s->s2c, (uint64_t)e->sess_id);
 			s2c_free(e);
 			answer_upstream(up, m, NULL, RPC_INTERNAL_ERROR,
-					"mcpguard blocked this request: it carried a secret");
+					"mcpguard blocked this request: a check stopped it "
+					"(the audit log says why)");
 		}
 	}
 }
@@ -267,7 +270,7 @@ static void on_progress(struct gw_upstream *up, struct rpc_msg *m)
 	}
 	line = mg_buf_detach(&b, &len);
 	gw_session_emit(c->sess, line, len, c->client_id, c->client_id_len, false,
-			&(struct gw_origin){ up->srv->def->name, m->method, c->name });
+			&(struct gw_origin){ up->srv->def->name, m->method, c->name, c->arguments });
 }
 
 static void on_log(struct gw_upstream *up, struct rpc_msg *m)

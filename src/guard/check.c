@@ -64,6 +64,7 @@ void gd_out_reset(struct gd_out *o)
 	for (size_t i = 0; i < o->n_edits; i++)
 		free((char *)(uintptr_t)o->edits[i].text);
 	o->n_edits = 0;
+	o->outcome = NULL;
 	o->n_findings = 0;
 	o->more_findings = 0;
 	o->reason[0] = '\0';

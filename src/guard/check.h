@@ -42,6 +42,10 @@ struct gd_msg {
 	const char *server;     /* the server it goes to or comes from; NULL: the gateway */
 	const char *name;       /* tool or prompt name, or URI, when known */
 	const char *session;
+	/* For a response (and what a server sends during the call it
+	 * answers): the arguments of the client's request (params.arguments),
+	 * or NULL.  What the user asked for, e.g. the hosts a URL may name. */
+	const json_t *request_args;
 };
 
 #define GD_MAX_EDITS 256
@@ -66,6 +70,7 @@ struct gd_out {
 	struct gd_wait *wait;   /* for a pending answer: keep it, decide it later */
 	struct jx_edit edits[GD_MAX_EDITS];     /* sorted by offset, disjoint; texts owned */
 	size_t n_edits;
+	const char *outcome;    /* an edit's name in the audit (static; NULL: "redacted") */
 	char reason[512];
 	struct gd_finding findings[GD_MAX_FINDINGS];
 	size_t n_findings;

@@ -1,6 +1,7 @@
 /* gateway/agg.c through the gateway's internal API: names, prefixes,
  * collisions, filters, routes by URI, pages and cursors, merged
- * capabilities; gateway/limits.c: the instance caps and the fd reserve.
+ * capabilities; gateway/limits.c: the instance caps and the fd reserve;
+ * the checkpoint (pending checks, a response's request arguments).
  * Server views and instances are set by hand; no process is started. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -476,6 +477,93 @@ static void test_pending_checks(void **state)
 	teardown_gw(f);
 }
 
+/* ---- the checkpoint: a response carries its request's arguments ---- */
+
+struct args_check {
+	struct gd_check base;
+	char seen[8][128];
+	size_t n;
+	bool hold;
+	struct gd_wait *wait;
+};
+
+static int args_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *out)
+{
+	struct args_check *ac = (struct args_check *)c;
+	char *d = m->request_args ? json_dumps(m->request_args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	snprintf(ac->seen[ac->n++ % 8], sizeof(ac->seen[0]), "%s", d ? d : "(none)");
+	free(d);
+	if (ac->hold && out->wait) {
+		ac->wait = out->wait;
+		out->verdict = GD_PENDING;
+	}
+	return 0;
+}
+
+static void args_abandon(struct gd_check *c, struct gd_wait *w)
+{
+}
+
+static void test_response_carries_request_args(void **state)
+{
+	struct args_check first = { { "first", args_run, args_abandon, NULL }, { { 0 } }, 0, true, NULL };
+	struct args_check second = { { "second", args_run, args_abandon, NULL }, { { 0 } }, 0, false, NULL };
+	struct gd_check *checks[] = { &first.base, &second.base };
+	struct fx *f = setup_gw(GW_PREFIX_AUTO, NULL, 0);
+	struct gateway *gw = f->gw;
+	struct sent t = { .n = 0 };
+	struct gw_session *s;
+	struct gw_upstream *up;
+	struct gw_call *c;
+	struct rpc_msg m;
+	char why[128], *idr = NULL, line[160];
+	int64_t id;
+
+	gw->cfg.checks = checks;
+	gw->cfg.n_checks = 2;
+	s = gw_session_open(gw, &record_ops, &t);
+	up = fake_instance(gw, s, GW_UP_SESSION);
+	c = gw_call_new(s, "tools/call");
+	c->key = mg_strdup("n:9");
+	c->client_id = mg_strdup("9");
+	c->client_id_len = 1;
+	c->name = mg_strdup("alpha__fetch");
+	c->arguments = json_pack("{ss}", "url", "https://example.org/page");
+	id = gw_call_register(up, c, 1000);
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"content\":[]}}",
+		 (long long)id);
+	assert_int_equal(rpc_parse(line, strlen(line), &m, why, sizeof(why), &idr), 0);
+	/* the response reaches the checks with the request's arguments; the
+	 * first holds it, and the call (and its arguments) is gone before it
+	 * decides: the second check still sees them (the hold keeps a reference) */
+	gw_call_complete(up, &m);
+	rpc_msg_release(&m);
+	free(idr);
+	assert_int_equal(first.n, 1);
+	assert_string_equal(first.seen[0], "{\"url\":\"https://example.org/page\"}");
+	assert_int_equal(t.n, 0);
+	{
+		struct gd_out *o = mg_calloc(1, sizeof(*o));
+
+		o->verdict = GD_PASS;
+		gd_wait_decide(first.wait, o);
+		gd_out_reset(o);
+		free(o);
+	}
+	assert_int_equal(second.n, 1);
+	assert_string_equal(second.seen[0], "{\"url\":\"https://example.org/page\"}");
+	assert_int_equal(t.n, 1);
+	assert_non_null(strstr(t.lines[0], "\"id\":9"));
+	/* a message the gateway makes itself has none */
+	first.hold = false;
+	gw_session_notify(s, "notifications/message", json_pack("{ss}", "data", "x"));
+	assert_string_equal(first.seen[1], "(none)");
+	gw_session_close(s);
+	fake_free(up);
+	teardown_gw(f);
+}
+
 /* ---- definition checks (review.c) ---- */
 
 struct rev_check {
@@ -633,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_uri_routes_and_capabilities),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_pending_checks),
+		cmocka_unit_test(test_response_carries_request_args),
 		cmocka_unit_test(test_definition_checks),
 	};
 
