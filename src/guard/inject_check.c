@@ -296,7 +296,9 @@ static int inj_run(struct gd_check *c, const struct gd_msg *m, struct gd_out *ou
 	bool empty = false, item;
 	int rc;
 
-	if (m->dir != GD_TO_CLIENT || skipped_method(m->method))
+	/* what servers send; the gateway's own answers (its lists, already
+	 * reviewed by the definition checks, and its errors) are not read */
+	if (m->dir != GD_TO_CLIENT || !m->server || skipped_method(m->method))
 		return 0;
 	if ((rc = ready(ic)))
 		return rc;
