@@ -85,12 +85,12 @@
 enum cls {
 	C_INVISIBLE, C_CONTROL, C_HOMOGLYPH, C_STYLED, C_MARKER, C_CONCEAL, C_OVERRIDE, C_COERCE,
 	C_DIRECTIVE, C_TAMPER, C_SENSITIVE, C_CREDENTIAL, C_EXFIL, C_DEST, C_EXEC, C_SHADOW, C_PARAM,
-	C_MISPLACED, C_LONG, C_ENCODED, C_LIMIT, C_QUOTED, C_N
+	C_MISPLACED, C_LONG, C_ENCODED, C_DECODED, C_LIMIT, C_QUOTED, C_N
 };
 
 static const bool g_intent[C_N] = {
 	[C_MARKER] = true, [C_CONCEAL] = true, [C_OVERRIDE] = true, [C_COERCE] = true,
-	[C_DIRECTIVE] = true, [C_TAMPER] = true, [C_SHADOW] = true,
+	[C_DIRECTIVE] = true, [C_TAMPER] = true, [C_SHADOW] = true, [C_DECODED] = true,
 };
 static const bool g_payload[C_N] = {
 	[C_SENSITIVE] = true, [C_CREDENTIAL] = true, [C_EXFIL] = true, [C_DEST] = true,
@@ -106,6 +106,8 @@ static const bool g_payload[C_N] = {
 #define MAX_BYTES (4u << 20)
 #define MAX_FINDS 1024
 #define MAX_ATOMS 8192
+#define MAX_DECODED 4           /* encoded runs decoded per string */
+#define DECODE_CAP 4096         /* bytes decoded per run */
 
 enum slot { SL_PROSE, SL_NAME, SL_PARAM, SL_KEY, SL_VALUE };
 
@@ -131,7 +133,7 @@ struct name {
 	char *fold;
 	size_t len;
 	const char *raw;
-	bool ident;             /* has _ - . a digit or a case step: not an ordinary word */
+	bool ident;             /* has _ - . or a case step: not an ordinary word */
 };
 
 struct gd_defscan {
@@ -171,6 +173,8 @@ struct scan {
 	size_t raw_len;
 	bool intent_here;
 	bool exact_spans;       /* findings not merged (the character layer) */
+	bool span_fixed;        /* text decoded from a run: every finding is on the run */
+	size_t span_off, span_len;
 };
 
 /* ---- the database ---------------------------------------------------- */
@@ -335,9 +339,13 @@ static void find(struct scan *sc, const char *signal, enum cls cls, int weight, 
 
 	if (weight <= 0)
 		return;
+	if (sc->span_fixed) {
+		off = sc->span_off;
+		len = sc->span_len;
+	}
 	if (weight > sc->cls_max[cls])
 		sc->cls_max[cls] = weight;
-	if (g_intent[cls] && cls != C_SHADOW)
+	if (g_intent[cls] && cls != C_SHADOW && cls != C_DECODED)
 		sc->intent_here = true;
 	for (size_t k = d->n_finds; k > 0 && d->n_finds - k < 16; k--) {   /* one per signal and sentence */
 		struct ifind *p = &d->finds[k - 1];
@@ -885,6 +893,7 @@ static void direct_findings(struct scan *sc)
 
 struct group {
 	bool read, flow, sink, dest, drop, source, contents;
+	bool refused;           /* "... are rejected": a file named there is not read */
 	bool image;             /* a markdown image: the client fetches it, no verb needed */
 	bool tamper;            /* "set the recipient to": a literal after it is a destination */
 	size_t flow_s;          /* the first flow verb */
@@ -936,6 +945,9 @@ static void combine(struct scan *sc)
 			case GD_DEF_A_CONTENTS:
 				g.contents = true;
 				break;
+			case GD_DEF_A_REFUSED:
+				g.refused = true;
+				break;
 			default:
 				break;
 			}
@@ -957,6 +969,10 @@ static void combine(struct scan *sc)
 				unsigned sub = gd_def_rules[a->rule].sub;
 				int w;
 
+				/* named as what the tool refuses, and nothing is read or
+				 * sent in that sentence: a safety statement */
+				if (g.refused && !g.read && !g.flow)
+					break;
 				if (ident) {
 					if (g.read || g.contents)
 						find_n(sc, "sensitive-parameter", C_SENSITIVE, 7, a->s, a->e);
@@ -1055,10 +1071,25 @@ static bool known_prefix(const char *t, size_t n)
 	return false;
 }
 
-/* 2: the token is the name, perhaps namespaced (server.tool, server__tool,
- * mcp_tool_send_email for an identifier-like name); 1: a near miss of an
+/* t[0..n), without separators at either end, is one of the other names. */
+static bool other_name(const struct gd_defscan *d, const char *t, size_t n)
+{
+	while (n > 0 && sep(t[n - 1]))
+		n--;
+	while (n > 0 && sep(t[0]))
+		t++, n--;
+	for (size_t i = 0; i < d->n_names; i++)
+		if (d->names[i].len == n && memcmp(d->names[i].fold, t, n) == 0)
+			return true;
+	return false;
+}
+
+/* 2: the token is the name, perhaps namespaced (mcp_tool_send_email for an
+ * identifier-like name; server.tool, server__tool, server_tool when the
+ * tool is another name too: "wait_for_prompt" is not the tool wait_for,
+ * "k8s.cluster.uid" not a tool of the server k8s); 1: a near miss of an
  * identifier-like name by an identifier-like token; 0. */
-static int name_match(const char *t, size_t tl, const struct name *nm)
+static int name_match(const struct gd_defscan *d, const char *t, size_t tl, const struct name *nm)
 {
 	size_t nl = nm->len;
 
@@ -1068,7 +1099,8 @@ static int name_match(const char *t, size_t tl, const struct name *nm)
 	    known_prefix(t, tl - nl - 1))
 		return 2;
 	if (tl > nl + 1 && memcmp(t, nm->fold, nl) == 0 &&
-	    (nm->ident ? sep(t[nl]) : (t[nl] == '.' || (t[nl] == '_' && t[nl + 1] == '_'))))
+	    (nm->ident ? sep(t[nl]) : (t[nl] == '.' || (t[nl] == '_' && t[nl + 1] == '_'))) &&
+	    other_name(d, t + nl, tl - nl))
 		return 2;
 	if (nm->ident && nl >= 5 && tl >= 5 && !word_token(t, tl) && (tl > nl ? tl - nl : nl - tl) <= 2 &&
 	    gd_def_levenshtein(t, tl, nm->fold, nl, 2) <= 2)
@@ -1092,17 +1124,6 @@ static bool tool_word_after(const char *norm, size_t len, size_t e)
 		    (e + 1 + l == len || !(tok_char(norm[e + 1 + l]) && norm[e + 1 + l] != '.')))
 			return true;
 	}
-	return false;
-}
-
-/* t[0..n), without trailing separators, is one of the other names. */
-static bool other_name(const struct gd_defscan *d, const char *t, size_t n)
-{
-	while (n > 0 && sep(t[n - 1]))
-		n--;
-	for (size_t i = 0; i < d->n_names; i++)
-		if (d->names[i].len == n && memcmp(d->names[i].fold, t, n) == 0)
-			return true;
 	return false;
 }
 
@@ -1138,7 +1159,7 @@ static void shadowing(struct scan *sc)
 			continue;
 		for (size_t k = 0; k < d->n_names; k++) {
 			const struct name *nm = &d->names[k];
-			int m = name_match(norm + s, e - s, nm);
+			int m = name_match(d, norm + s, e - s, nm);
 
 			if (!m && nm->ident && e - s > nm->len + 2 && sep(norm[e - nm->len - 1]) &&
 			    memcmp(norm + e - nm->len, nm->fold, nm->len) == 0 &&
@@ -1168,8 +1189,8 @@ static void shadowing(struct scan *sc)
 				w = strong ? 6 : weak ? 4 : 2;
 			else if (m == 2)
 				w = strong ? 4 : 0;
-			else
-				w = strong ? 5 : 0;
+			else    /* a near miss: neighbours like get_branch and git_branch are common */
+				w = strong ? 4 : 0;
 			if (w > 0) {
 				size_t off, olen;
 				char det[80];
@@ -1261,6 +1282,71 @@ static void encoded_blobs(struct scan *sc)
 	}
 }
 
+/* ---- encoded runs ---------------------------------------------------------------- */
+
+static bool b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+	       c == '_' || c == '-' || c == '=';
+}
+
+/* The text a run at raw [off, off+len) decodes to, read as one more string
+ * whose findings all sit on the run: hidden text is an intent of its own
+ * (it pairs with what it says, as a hidden marker does). */
+static void scan_decoded(struct scan *sc, const char *txt, size_t n, size_t off, size_t len)
+{
+	struct gd_defscan *d = sc->d;
+	char det[80];
+
+	if (gd_def_text_fold(&d->text, txt, n, 0) < 0)
+		return;
+	sc->str++;
+	sc->span_fixed = true;
+	sc->span_off = off;
+	sc->span_len = len;
+	sentences(d);
+	if (collect_atoms(sc) < 0) {
+		sc->rc = -EIO;
+		goto out;
+	}
+	snprintf(det, sizeof(det), "decodes to: %.*s", (int)(n < 60 ? n : 60), txt);
+	find(sc, "encoded-text", C_DECODED, 3, off, len, 0, det, strlen(det));
+	direct_findings(sc);
+	combine(sc);
+	shadowing(sc);
+out:
+	sc->span_fixed = false;
+}
+
+/* Base64 and hex runs of the current string that decode to readable text;
+ * how many were scanned. */
+static size_t decoded_runs(struct scan *sc)
+{
+	const char *s = sc->raw;
+	size_t n = sc->raw_len, found = 0;
+	char *buf = NULL;
+
+	for (size_t i = 0; i < n && found < MAX_DECODED && !sc->rc;) {
+		size_t b = i, l;
+
+		while (i < n && b64_char(s[i]))
+			i++;
+		if (i - b >= 24) {
+			if (!buf)
+				buf = mg_malloc(DECODE_CAP);
+			l = gd_def_decode_text(s + b, i - b, buf, DECODE_CAP);
+			if (l) {
+				scan_decoded(sc, buf, l, b, i - b);
+				found++;
+			}
+		}
+		if (i == b)
+			i++;
+	}
+	free(buf);
+	return found;
+}
+
 /* ---- one string ------------------------------------------------------------------ */
 
 /* Letters, digits, _ - . and nothing else: read as words split at them. */
@@ -1327,8 +1413,11 @@ static void scan_string(struct scan *sc, const char *s, size_t n, enum slot slot
 
 		if (n > l1)
 			find(sc, "long-text", C_LONG, n > l2 ? 2 : 1, 0, n, 0, "", 0);
-		encoded_blobs(sc);
 	}
+	if ((slot == SL_PROSE || slot == SL_VALUE) && decoded_runs(sc) == 0 && slot == SL_PROSE)
+		encoded_blobs(sc);      /* a blob that says nothing readable */
+	if (sc->rc)
+		return;
 	for (size_t i = finds_before; i < d->n_finds; i++)
 		exfil_here |= d->finds[i].cls == C_EXFIL && d->finds[i].weight >= 3;
 	if (slot != SL_PROSE && (sc->intent_here || exfil_here))
@@ -1451,10 +1540,12 @@ static void walk(struct scan *sc, const json_t *v, const char *key, int depth, b
 
 /* ---- names ---------------------------------------------------------------------- */
 
+/* A name with _ - . or a case step is an identifier; a word, digits or not
+ * (context7, k8s, ec2), reads as a word in prose. */
 static bool ident_name(const char *s)
 {
 	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == '_' || s[i] == '-' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9'))
+		if (s[i] == '_' || s[i] == '-' || s[i] == '.')
 			return true;
 		if (i > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i - 1] >= 'a' && s[i - 1] <= 'z')
 			return true;
@@ -1511,7 +1602,7 @@ static void own_name(struct scan *sc, const char *raw)
 		} else if (nm->ident && nm->len >= 5 && sc->own_len >= 5 &&
 			   gd_def_levenshtein(sc->own, sc->own_len, nm->fold, nm->len, 2) <= 2) {
 			snprintf(det, sizeof(det), "near %s", nm->raw);
-			find(sc, "name-lookalike", C_SHADOW, 2, 0, strlen(raw), 0, det, strlen(det));
+			find(sc, "name-lookalike", C_SHADOW, 1, 0, strlen(raw), 0, det, strlen(det));
 		}
 	}
 	pop(sc, old);
@@ -1561,7 +1652,8 @@ static void finish(struct scan *sc, struct gd_def_result *res)
 			if (a->cls == C_DIRECTIVE && (b->cls == C_SENSITIVE || b->cls == C_DEST))
 				continue;
 			dist = a->npos > b->npos ? a->npos - b->npos : b->npos - a->npos;
-			if (a->sent == b->sent || a->cls == C_MARKER || (a->cls == C_CONCEAL && dist <= CONCEAL_REACH)) {
+			if (a->sent == b->sent || a->cls == C_MARKER || a->cls == C_DECODED ||
+			    (a->cls == C_CONCEAL && dist <= CONCEAL_REACH)) {
 				pair[a->cls][b->cls] = true;
 				if (b->cls == C_SHADOW && g_payload[a->cls])
 					pair[b->cls][a->cls] = true;    /* one pair, not two */
