@@ -28,7 +28,8 @@
  *                           emails to", bcc: address
  *   sensitive       2 / 3   sensitive-file mentioned / read or sent (~/.ssh, id_rsa, .env, mcp.json,
  *                           .aws/credentials, /etc/passwd...);  7  sensitive-parameter (a parameter name
- *                           that says it holds a sensitive file's contents)
+ *                           that says it holds a sensitive file's contents); none when its sentence
+ *                           names it as refused ("... are rejected") and reads or sends nothing
  *   credential      3       credential-harvest: a credential read from the environment, config, files
  *   exfiltration    7       a sensitive file sent to a parameter, an address or this tool; the
  *                           model's context sent to a known collection host
@@ -43,24 +44,31 @@
  *   exec            3 / 2   command-execution: curl | sh, reverse shell / rm -rf /, base64 -d
  *   shadowing       6       another server's tool named with shadowing phrasing ("instead of",
  *                           "when X is called", "must send") ; 4 with "also"-type phrasing or a plain-word
- *                           name; 5 a near-miss of the name (edit distance <= 2) with such phrasing;
- *                           2 named without it, name-lookalike (own name within distance 2 of another's)
+ *                           name ("the search tool"; a word with digits, k8s, is a word), or a near miss
+ *                           of an identifier-like name (edit distance <= 2) with such phrasing; 2 named
+ *                           without it; 1 name-lookalike (own name within distance 2 of another's).  A
+ *                           longer identifier that starts with a name (wait_for_prompt) is not it
+ *                           unless the rest is a name too (github.create_issue)
  *   param           4       hidden-parameter (sidenote, hidden_*); 3 context-parameter
  *                           (conversation_history...), prose-parameter-name (spaces, > 40 characters,
  *                           six words or more)
  *   misplaced       3       instruction-in-value: an instruction in an enum, default, name or key
  *   long            1 / 2   long-text: a description over 2,000 / 6,000 bytes (instructions: 8,000 / 20,000)
- *   encoded         2       encoded-blob: a long base64 run in prose
+ *   encoded         2       encoded-blob: a long base64 run in prose that decodes to nothing readable
+ *   decoded         3       encoded-text: a base64 or hex run (prose or value) that decodes to
+ *                           readable text; that text is scanned as a string of its own, every
+ *                           finding on the run
  *   limit           5       scan-limit: too deep, too many strings, a string cut
  *   quoted          1       quoted-phrase: a marker or instruction phrase quoted as an example after
  *                           "such as", "detects", "phrases like" (a detector describing itself)
  *
  * Bonus: +4 for each distinct pair (intent class, payload class) found
  * together, at most +8 (a directive does not pair with a sensitive file or
- * a destination alone: "you must give the path to ~/.kube/config").  Intent: marker, concealment, override, coercion,
- * directive, tampering, shadowing.  Payload: sensitive, credential,
- * exfiltration, destination, exec, shadowing.  "Together": in one
- * sentence of one string; a hidden marker with anything in its string;
+ * a destination alone: "you must give the path to ~/.kube/config").
+ * Intent: marker, concealment, override, coercion, directive, tampering,
+ * shadowing, decoded.  Payload: sensitive, credential, exfiltration,
+ * destination, exec, shadowing.  "Together": in one sentence of one
+ * string; a hidden marker, or encoded text, with anything in its string;
  * concealment with anything within 400 bytes of it.
  *
  * Verdict: suspicious from 5, poisoned from 10.  No single class but the
