@@ -28,7 +28,8 @@
  *                           emails to", bcc: address
  *   sensitive       2 / 3   sensitive-file mentioned / read or sent (~/.ssh, id_rsa, .env, mcp.json,
  *                           .aws/credentials, /etc/passwd...);  7  sensitive-parameter (a parameter name
- *                           that says it holds a sensitive file's contents)
+ *                           that says it holds a sensitive file's contents); none when its sentence
+ *                           names it as refused ("... are rejected") and reads or sends nothing
  *   credential      3       credential-harvest: a credential read from the environment, config, files
  *   exfiltration    7       a sensitive file sent to a parameter, an address or this tool; the
  *                           model's context sent to a known collection host
@@ -43,24 +44,31 @@
  *   exec            3 / 2   command-execution: curl | sh, reverse shell / rm -rf /, base64 -d
  *   shadowing       6       another server's tool named with shadowing phrasing ("instead of",
  *                           "when X is called", "must send") ; 4 with "also"-type phrasing or a plain-word
- *                           name; 5 a near-miss of the name (edit distance <= 2) with such phrasing;
- *                           2 named without it, name-lookalike (own name within distance 2 of another's)
+ *                           name ("the search tool"; a word with digits, k8s, is a word), or a near miss
+ *                           of an identifier-like name (edit distance <= 2) with such phrasing; 2 named
+ *                           without it; 1 name-lookalike (own name within distance 2 of another's).  A
+ *                           longer identifier that starts with a name (wait_for_prompt) is not it
+ *                           unless the rest is a name too (github.create_issue)
  *   param           4       hidden-parameter (sidenote, hidden_*); 3 context-parameter
  *                           (conversation_history...), prose-parameter-name (spaces, > 40 characters,
  *                           six words or more)
  *   misplaced       3       instruction-in-value: an instruction in an enum, default, name or key
  *   long            1 / 2   long-text: a description over 2,000 / 6,000 bytes (instructions: 8,000 / 20,000)
- *   encoded         2       encoded-blob: a long base64 run in prose
+ *   encoded         2       encoded-blob: a long base64 run in prose that decodes to nothing readable
+ *   decoded         3       encoded-text: a base64 or hex run (prose or value) that decodes to
+ *                           readable text; that text is scanned as a string of its own, every
+ *                           finding on the run
  *   limit           5       scan-limit: too deep, too many strings, a string cut
  *   quoted          1       quoted-phrase: a marker or instruction phrase quoted as an example after
  *                           "such as", "detects", "phrases like" (a detector describing itself)
  *
  * Bonus: +4 for each distinct pair (intent class, payload class) found
  * together, at most +8 (a directive does not pair with a sensitive file or
- * a destination alone: "you must give the path to ~/.kube/config").  Intent: marker, concealment, override, coercion,
- * directive, tampering, shadowing.  Payload: sensitive, credential,
- * exfiltration, destination, exec, shadowing.  "Together": in one
- * sentence of one string; a hidden marker with anything in its string;
+ * a destination alone: "you must give the path to ~/.kube/config").
+ * Intent: marker, concealment, override, coercion, directive, tampering,
+ * shadowing, decoded.  Payload: sensitive, credential, exfiltration,
+ * destination, exec, shadowing.  "Together": in one sentence of one
+ * string; a hidden marker, or encoded text, with anything in its string;
  * concealment with anything within 400 bytes of it.
  *
  * Verdict: suspicious from 5, poisoned from 10.  No single class but the
@@ -88,12 +96,12 @@
 enum cls {
 	C_INVISIBLE, C_CONTROL, C_HOMOGLYPH, C_STYLED, C_MARKER, C_CONCEAL, C_OVERRIDE, C_COERCE,
 	C_DIRECTIVE, C_TAMPER, C_SENSITIVE, C_CREDENTIAL, C_EXFIL, C_DEST, C_EXEC, C_SHADOW, C_PARAM,
-	C_MISPLACED, C_LONG, C_ENCODED, C_LIMIT, C_QUOTED, C_N
+	C_MISPLACED, C_LONG, C_ENCODED, C_DECODED, C_LIMIT, C_QUOTED, C_N
 };
 
 static const bool g_intent[C_N] = {
 	[C_MARKER] = true, [C_CONCEAL] = true, [C_OVERRIDE] = true, [C_COERCE] = true,
-	[C_DIRECTIVE] = true, [C_TAMPER] = true, [C_SHADOW] = true,
+	[C_DIRECTIVE] = true, [C_TAMPER] = true, [C_SHADOW] = true, [C_DECODED] = true,
 };
 static const bool g_payload[C_N] = {
 	[C_SENSITIVE] = true, [C_CREDENTIAL] = true, [C_EXFIL] = true, [C_DEST] = true,
@@ -109,6 +117,8 @@ static const bool g_payload[C_N] = {
 #define MAX_BYTES (4u << 20)
 #define MAX_FINDS 1024
 #define MAX_ATOMS 8192
+#define MAX_DECODED 4           /* encoded runs decoded per string */
+#define DECODE_CAP 4096         /* bytes decoded per run */
 
 enum slot { SL_PROSE, SL_NAME, SL_PARAM, SL_KEY, SL_VALUE };
 
@@ -135,7 +145,7 @@ struct name {
 	size_t len;
 	const char *raw;        /* into names_seen (or the caller's list, during one scan) */
 	size_t raw_off;
-	bool ident;             /* has _ - . a digit or a case step: not an ordinary word */
+	bool ident;             /* has _ - . or a case step: not an ordinary word */
 	size_t next;            /* the next name with the same folded form, or NO_NAME */
 	unsigned char bag[16];  /* letters counted by (byte % 16): near names have near bags */
 };
@@ -185,6 +195,8 @@ struct scan {
 	size_t raw_len;
 	bool intent_here;
 	bool exact_spans;       /* findings not merged (the character layer) */
+	bool span_fixed;        /* text decoded from a run: every finding is on the run */
+	size_t span_off, span_len;
 };
 
 /* ---- the database ---------------------------------------------------- */
@@ -510,9 +522,13 @@ static void find(struct scan *sc, const char *signal, enum cls cls, int weight, 
 
 	if (weight <= 0)
 		return;
+	if (sc->span_fixed) {
+		off = sc->span_off;
+		len = sc->span_len;
+	}
 	if (weight > sc->cls_max[cls])
 		sc->cls_max[cls] = weight;
-	if (g_intent[cls] && cls != C_SHADOW)
+	if (g_intent[cls] && cls != C_SHADOW && cls != C_DECODED)
 		sc->intent_here = true;
 	for (size_t k = d->n_finds; k > 0 && d->n_finds - k < 16; k--) {   /* one per signal and sentence */
 		struct ifind *p = &d->finds[k - 1];
@@ -1060,6 +1076,7 @@ static void direct_findings(struct scan *sc)
 
 struct group {
 	bool read, flow, sink, dest, drop, source, contents;
+	bool refused;           /* "... are rejected": a file named there is not read */
 	bool image;             /* a markdown image: the client fetches it, no verb needed */
 	bool tamper;            /* "set the recipient to": a literal after it is a destination */
 	size_t flow_s;          /* the first flow verb */
@@ -1111,6 +1128,9 @@ static void combine(struct scan *sc)
 			case GD_DEF_A_CONTENTS:
 				g.contents = true;
 				break;
+			case GD_DEF_A_REFUSED:
+				g.refused = true;
+				break;
 			default:
 				break;
 			}
@@ -1132,6 +1152,10 @@ static void combine(struct scan *sc)
 				unsigned sub = gd_def_rules[a->rule].sub;
 				int w;
 
+				/* named as what the tool refuses, and nothing is read or
+				 * sent in that sentence: a safety statement */
+				if (g.refused && !g.read && !g.flow)
+					break;
 				if (ident) {
 					if (g.read || g.contents)
 						find_n(sc, "sensitive-parameter", C_SENSITIVE, 7, a->s, a->e);
@@ -1250,7 +1274,6 @@ static bool tool_word_after(const char *norm, size_t len, size_t e)
 	return false;
 }
 
-/* t[0..n), without trailing separators, is one of the other names. */
 static void bag_of(const char *fold, size_t len, unsigned char bag[16])
 {
 	memset(bag, 0, 16);
@@ -1282,12 +1305,15 @@ static size_t chain(const struct gd_defscan *d, const char *t, size_t n)
 	return first ? first - 1 : NO_NAME;
 }
 
+/* t[0..n), without separators at either end, is one of the other names. */
 static bool other_name(const struct scan *sc, const char *t, size_t n)
 {
 	const struct gd_defscan *d = sc->d;
 
 	while (n > 0 && sep(t[n - 1]))
 		n--;
+	while (n > 0 && sep(t[0]))
+		t++, n--;
 	for (size_t k = chain(d, t, n); k != NO_NAME; k = d->names[k].next)
 		if (!is_own(sc, &d->names[k]))
 			return true;
@@ -1336,9 +1362,11 @@ static void gather(const struct scan *sc, const char *t, size_t tl, struct cands
 		for (size_t k = chain(d, t + p + 1, tl - p - 1); k != NO_NAME; k = d->names[k].next)
 			if (d->names[k].ident && (known_prefix(t, p) || (p >= 2 && other_name(sc, t, p))))
 				cand_add(c, k, 2);
-		/* name.tool, name__tool */
+		/* name.tool, name__tool, name_tool when the rest is a name too:
+		 * "wait_for_prompt" is not the tool wait_for */
 		for (size_t k = chain(d, t, p); k != NO_NAME; k = d->names[k].next)
-			if (d->names[k].ident || t[p] == '.' || (t[p] == '_' && t[p + 1] == '_'))
+			if ((d->names[k].ident || t[p] == '.' || (t[p] == '_' && t[p + 1] == '_')) &&
+			    other_name(sc, t + p, tl - p))
 				cand_add(c, k, 2);
 	}
 	/* a near miss of an identifier-like name by an identifier-like token */
@@ -1437,8 +1465,8 @@ static void shadowing(struct scan *sc)
 				w = strong ? 6 : weak ? 4 : 2;
 			else if (m == 2)
 				w = strong ? 4 : 0;
-			else
-				w = strong ? 5 : 0;
+			else    /* a near miss: neighbours like get_branch and git_branch are common */
+				w = strong ? 4 : 0;
 			if (w > 0) {
 				size_t off, olen;
 				char det[80];
@@ -1530,6 +1558,71 @@ static void encoded_blobs(struct scan *sc)
 	}
 }
 
+/* ---- encoded runs ---------------------------------------------------------------- */
+
+static bool b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+	       c == '_' || c == '-' || c == '=';
+}
+
+/* The text a run at raw [off, off+len) decodes to, read as one more string
+ * whose findings all sit on the run: hidden text is an intent of its own
+ * (it pairs with what it says, as a hidden marker does). */
+static void scan_decoded(struct scan *sc, const char *txt, size_t n, size_t off, size_t len)
+{
+	struct gd_defscan *d = sc->d;
+	char det[80];
+
+	if (gd_def_text_fold(&d->text, txt, n, 0) < 0)
+		return;
+	sc->str++;
+	sc->span_fixed = true;
+	sc->span_off = off;
+	sc->span_len = len;
+	sentences(d);
+	if (collect_atoms(sc) < 0) {
+		sc->rc = -EIO;
+		goto out;
+	}
+	snprintf(det, sizeof(det), "decodes to: %.*s", (int)(n < 60 ? n : 60), txt);
+	find(sc, "encoded-text", C_DECODED, 3, off, len, 0, det, strlen(det));
+	direct_findings(sc);
+	combine(sc);
+	shadowing(sc);
+out:
+	sc->span_fixed = false;
+}
+
+/* Base64 and hex runs of the current string that decode to readable text;
+ * how many were scanned. */
+static size_t decoded_runs(struct scan *sc)
+{
+	const char *s = sc->raw;
+	size_t n = sc->raw_len, found = 0;
+	char *buf = NULL;
+
+	for (size_t i = 0; i < n && found < MAX_DECODED && !sc->rc;) {
+		size_t b = i, l;
+
+		while (i < n && b64_char(s[i]))
+			i++;
+		if (i - b >= 24) {
+			if (!buf)
+				buf = mg_malloc(DECODE_CAP);
+			l = gd_def_decode_text(s + b, i - b, buf, DECODE_CAP);
+			if (l) {
+				scan_decoded(sc, buf, l, b, i - b);
+				found++;
+			}
+		}
+		if (i == b)
+			i++;
+	}
+	free(buf);
+	return found;
+}
+
 /* ---- one string ------------------------------------------------------------------ */
 
 /* Letters, digits, _ - . and nothing else: read as words split at them. */
@@ -1596,8 +1689,11 @@ static void scan_string(struct scan *sc, const char *s, size_t n, enum slot slot
 
 		if (n > l1)
 			find(sc, "long-text", C_LONG, n > l2 ? 2 : 1, 0, n, 0, "", 0);
-		encoded_blobs(sc);
 	}
+	if ((slot == SL_PROSE || slot == SL_VALUE) && decoded_runs(sc) == 0 && slot == SL_PROSE)
+		encoded_blobs(sc);      /* a blob that says nothing readable */
+	if (sc->rc)
+		return;
 	for (size_t i = finds_before; i < d->n_finds; i++)
 		exfil_here |= d->finds[i].cls == C_EXFIL && d->finds[i].weight >= 3;
 	if (slot != SL_PROSE && (sc->intent_here || exfil_here))
@@ -1720,10 +1816,12 @@ static void walk(struct scan *sc, const json_t *v, const char *key, int depth, b
 
 /* ---- names ---------------------------------------------------------------------- */
 
+/* A name with _ - . or a case step is an identifier; a word, digits or not
+ * (context7, k8s, ec2), reads as a word in prose. */
 static bool ident_name(const char *s)
 {
 	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == '_' || s[i] == '-' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9'))
+		if (s[i] == '_' || s[i] == '-' || s[i] == '.')
 			return true;
 		if (i > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i - 1] >= 'a' && s[i - 1] <= 'z')
 			return true;
@@ -1821,7 +1919,7 @@ static void own_name(struct scan *sc, const char *raw)
 		if (nm->ident && nm->len >= 5 && diff <= 2 && !is_own(sc, nm) && bags_near(bag, nm->bag) &&
 		    gd_def_levenshtein(sc->own, sc->own_len, nm->fold, nm->len, 2) <= 2) {
 			snprintf(det, sizeof(det), "near %s", nm->raw);
-			find(sc, "name-lookalike", C_SHADOW, 2, 0, strlen(raw), 0, det, strlen(det));
+			find(sc, "name-lookalike", C_SHADOW, 1, 0, strlen(raw), 0, det, strlen(det));
 		}
 	}
 	pop(sc, old);
@@ -1871,7 +1969,8 @@ static void finish(struct scan *sc, struct gd_def_result *res)
 			if (a->cls == C_DIRECTIVE && (b->cls == C_SENSITIVE || b->cls == C_DEST))
 				continue;
 			dist = a->npos > b->npos ? a->npos - b->npos : b->npos - a->npos;
-			if (a->sent == b->sent || a->cls == C_MARKER || (a->cls == C_CONCEAL && dist <= CONCEAL_REACH)) {
+			if (a->sent == b->sent || a->cls == C_MARKER || a->cls == C_DECODED ||
+			    (a->cls == C_CONCEAL && dist <= CONCEAL_REACH)) {
 				pair[a->cls][b->cls] = true;
 				if (b->cls == C_SHADOW && g_payload[a->cls])
 					pair[b->cls][a->cls] = true;    /* one pair, not two */

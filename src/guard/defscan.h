@@ -21,7 +21,9 @@
  *     other servers' and tools' names (shadowing);
  *   - schema shape: hidden-looking or prose parameter names, instructions
  *     where only values belong (enum, default, a member name), very long
- *     texts.
+ *     texts;
+ *   - base64 and hex runs that decode to readable text: the text is
+ *     scanned too, and its findings reported on the run.
  * The phrase patterns run in one Vectorscan database on a folded copy of
  * each string (see defscan_text.h); the rest is C.  Findings combine into
  * a score (weights and reasons in defscan.c and docs/security.md): one

@@ -54,7 +54,7 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "say|saying|bring\\sup|let\\son)\\s" GAP(3) "(?:to\\s|with\\s)?" PERSON },
 	{ GD_DEF_A_CONCEAL, 5, 0, 0,
 	  "\\b(?:do\\snot|don't|dont|never|must\\snot)\\s(?:mention|reveal|disclose|acknowledge|discuss|"
-	  "reference|repeat|expose|show)\\s(?:this|these|that|it|the\\s(?:above|following|instructions?|note|"
+	  "reference|expose|show)\\s(?:this|these|that|it|the\\s(?:above|following|instructions?|note|"
 	  "step|steps|sidenote))\\b" },
 	{ GD_DEF_A_CONCEAL, 5, 0, 0, "\\b(?:secretly|covertly|stealthily|surreptitiously|clandestinely)\\b" },
 	{ GD_DEF_A_CONCEAL, 5, 0, 0,
@@ -297,6 +297,12 @@ const struct gd_def_rule gd_def_rules[] = {
 	  "\\b(?:such\\sas|like|e\\.g\\.|for\\sexample|for\\sinstance|phrases?|patterns?|strings?|keywords?|"
 	  "detects?|detecting|flags?|flagging|blocks?|catches|recogni[sz]es?|scans?\\sfor|looks?\\sfor|warns?\\s"
 	  "about|examples?\\sof|known)\\b" },
+
+	/* ---- what the sentence names is refused ("hidden config directories
+	 * (e.g. "~/.ssh") are rejected"): a passive refusal, not its negation ---- */
+	{ GD_DEF_A_REFUSED, 0, 0, 0,
+	  "\\b(?:is|are|be|get|gets|always)\\s(?:rejected|refused|blocked|denied|forbidden|disallowed|prohibited|"
+	  "excluded|not\\s(?:allowed|permitted|accessible))\\b" },
 
 	/* ---- shadowing phrasing (used next to another server's or tool's name) ---- */
 	{ GD_DEF_A_CUE, 0, 0, GD_DEF_NOSOM,

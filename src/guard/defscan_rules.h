@@ -41,6 +41,7 @@ enum gd_def_atom {
 	GD_DEF_A_CUE,           /* shadowing phrasing: instead of, when X is called, before using */
 	GD_DEF_A_CUE_WEAK,      /* also, together with, after, then */
 	GD_DEF_A_MENTION,       /* such as, e.g., phrases, detects: what follows is quoted, not said */
+	GD_DEF_A_REFUSED,       /* "are rejected", "is not allowed": what the sentence names is refused */
 	GD_DEF_A_N
 };
 

@@ -746,3 +746,85 @@ size_t gd_def_fold_name(const char *str, size_t n, char *out, size_t outlen)
 	out[o] = '\0';
 	return o;
 }
+
+/* ---- encoded text ------------------------------------------------------ */
+
+static int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+static int hex_val(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool readable(const char *t, size_t n)
+{
+	size_t spaces = 0, letters = 0;
+
+	if (n < GD_DEF_DECODE_MIN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+
+		if ((c < 0x20 && c != '\t' && c != '\n') || c > 0x7e)
+			return false;
+		spaces += c == ' ';
+		letters += (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	}
+	return spaces >= 3 && letters * 2 >= n;
+}
+
+size_t gd_def_decode_text(const char *str, size_t n, char *out, size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	bool hex = n >= 32 && n % 2 == 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && hex; i++)
+		hex = hex_val(s[i]) >= 0;
+	if (hex) {
+		for (size_t i = 0; i + 1 < n && o < cap; i += 2)
+			out[o++] = (char)(hex_val(s[i]) << 4 | hex_val(s[i + 1]));
+		return readable(out, o) ? o : 0;
+	}
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	if (n < 24 || n % 4 == 1)
+		return 0;
+	{
+		uint32_t acc = 0;
+		unsigned bits = 0;
+
+		for (size_t i = 0; i < n && o < cap; i++) {
+			int v = b64_val(s[i]);
+
+			if (v < 0)
+				return 0;
+			acc = (acc << 6 | (uint32_t)v) & 0xffffff;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				out[o++] = (char)(acc >> bits & 0xff);
+			}
+		}
+	}
+	return readable(out, o) ? o : 0;
+}

@@ -95,4 +95,15 @@ size_t gd_def_levenshtein(const char *a, size_t an, const char *b, size_t bn, si
  * truncated to outlen - 1).  Returns the folded length. */
 size_t gd_def_fold_name(const char *s, size_t n, char *out, size_t outlen);
 
+/* Decode a run of base64 (standard or URL-safe, padding optional) or of
+ * hex digits, s[0..n), into out (at most cap bytes: a longer run is decoded
+ * that far), when what it decodes to is readable text: printable ASCII,
+ * tab and newline only, at least GD_DEF_DECODE_MIN bytes, three spaces or
+ * more and letters for at least half.  A hex run is at least 32 digits, a
+ * base64 run at least 24 characters.  Returns the decoded length, or 0
+ * when s is not such a run or does not decode to text (a key, a digest,
+ * an image, an identifier). */
+#define GD_DEF_DECODE_MIN 16
+size_t gd_def_decode_text(const char *s, size_t n, char *out, size_t cap);
+
 #endif

@@ -6,7 +6,9 @@
  *     scanning the input as a server's instructions never fail, and their
  *     results are consistent: at most GD_DEF_MAX_FINDINGS findings, each
  *     named, weighted and NUL-terminated, spans of the instructions inside
- *     them, and the verdict the one the score gives.
+ *     them, and the verdict the one the score gives;
+ *   - decoding the input as an encoded run stays in the buffer and gives
+ *     back only readable text.
  * Seeds: tests/fuzz/corpus/defscan/. */
 #include <errno.h>
 #include <jansson.h>
@@ -59,6 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (size_t i = 0; i < g_t.n_hits; i++)
 		CHECK(g_t.hits[i].off + g_t.hits[i].len <= size);
+	{
+		char dec[96];
+		size_t n = gd_def_decode_text(s, size, dec, sizeof(dec));
+
+		CHECK(n == 0 || (n >= GD_DEF_DECODE_MIN && n <= sizeof(dec)));
+		for (size_t i = 0; i < n; i++)
+			CHECK((dec[i] >= 0x20 && dec[i] <= 0x7e) || dec[i] == '\t' || dec[i] == '\n');
+	}
 
 	CHECK(gd_def_scan_instructions(g_d, s, size, others, &r) == 0);
 	check_result(&r, size, true);
