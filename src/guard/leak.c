@@ -482,6 +482,8 @@ static bool check_url_password(const struct shape *p, const char *text, size_t l
 	return true;
 }
 
+#define JWT_SAMPLE_PAYLOAD "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
+
 static bool check_jwt(const struct shape *p, const char *text, size_t len, size_t start, size_t *end)
 {
 	size_t dots[3], nd = 0;
@@ -492,8 +494,13 @@ static bool check_jwt(const struct shape *p, const char *text, size_t len, size_
 	if (nd != 2)
 		return false;
 	/* header.payload.signature, the payload a JSON object too */
-	return dots[0] - start >= 10 && dots[1] - dots[0] > 10 && *end - dots[1] > 10 &&
-	       strncmp(text + dots[0] + 1, "eyJ", 3) == 0;
+	if (!(dots[0] - start >= 10 && dots[1] - dots[0] > 10 && *end - dots[1] > 10 &&
+	      strncmp(text + dots[0] + 1, "eyJ", 3) == 0))
+		return false;
+	/* the specification's and jwt.io's sample token ({"sub":"1234567890",
+	 * "name":"John Doe","iat":1516239022}) is documentation, not a secret */
+	return !(dots[1] - dots[0] - 1 == strlen(JWT_SAMPLE_PAYLOAD) &&
+		 memcmp(text + dots[0] + 1, JWT_SAMPLE_PAYLOAD, strlen(JWT_SAMPLE_PAYLOAD)) == 0);
 }
 
 /* From BEGIN to the end of its END line; a key cut short is still a key,

@@ -90,6 +90,13 @@ describe('poisoned definitions at list time', () => {
   it('catches every attack case of the corpus, each next to the servers it names', async () => {
     const attacks = load('attack-definitions.json');
     assert.ok(attacks.length >= 60);
+    // every category of the issue has cases, each tagged with its source
+    const categories = ['hidden-marker', 'coercion-concealment', 'credentials-files', 'shadowing', 'preference',
+      'invisible-characters', 'ansi-control', 'encoded-payload', 'long-padding', 'confusable-name', 'full-schema',
+      'server-instructions'];
+    for (const c of categories) assert.ok(attacks.some((x) => x.category === c), `no attack case of category ${c}`);
+    assert.ok(attacks.every((x) => categories.includes(x.category) && x.source), 'a case without category or source');
+    const caught = new Map(categories.map((c) => [c, 0]));
     const sets = setsOf(attacks);
     let hidden = 0;
     let flagged = 0;
@@ -113,12 +120,14 @@ describe('poisoned definitions at list time', () => {
             const shown = instructions.includes(e.def.slice(0, 40));
             assert.ok(!shown || instructions.includes('[mcpguard: these server instructions look'), `${what}: instructions reached the client as they were`);
             if (shown) flagged++; else hidden++;
+            caught.set(e.category, caught.get(e.category) + 1);
             continue;
           }
           const key = listKey[e.kind];
           const id = e.kind === 'resource' ? 'uri' : e.kind === 'resource-template' ? 'uriTemplate' : 'name';
           const want = e.kind === 'tool' || e.kind === 'prompt' ? `${name}__${e.def.name}` : e.def[id];
           const got = lists[key].find((x) => x[id] === want);
+          caught.set(e.category, caught.get(e.category) + 1);
           if (!got) {
             hidden++;
             // (a name outside [A-Za-z0-9_-] is called by its exposed form)
@@ -143,6 +152,8 @@ describe('poisoned definitions at list time', () => {
       assert.match(g.transport.stderr, /server '[^']+', (tool|prompt|resource|resource template|instructions) '[^']+' is not listed: /);
     }
     assert.equal(hidden + flagged, attacks.length);
+    for (const c of categories)
+      assert.equal(caught.get(c), attacks.filter((x) => x.category === c).length, `category ${c}`);
     assert.ok(hidden >= attacks.filter((x) => x.expect === 'poisoned').length, `${hidden} hidden`);
   });
 

@@ -111,6 +111,14 @@ static void test_shapes(void **state)
 
 	snprintf(jwt, sizeof(jwt), "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.%s", sig);
 	expect_one(l, "Authorization: Bearer ", jwt, "\n", "jwt");
+	/* the specification's sample token is documentation, with any
+	 * signature; another payload with it is not */
+	snprintf(jwt, sizeof(jwt), "e.g. eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
+		 "IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.%s decodes", sig);
+	expect_none(l, jwt);
+	snprintf(jwt, sizeof(jwt), "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
+		 "IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIzfQ.%s", sig);
+	expect_one(l, "token ", jwt, "\n", "jwt");
 	free(sig);
 	/* a PEM private key, whole; and one cut short: to the end */
 	const char *pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n"
