@@ -153,6 +153,11 @@ build/bench/inject_bench: bench/inject_bench.c $(REL_OBJ)
 	@echo "  BENCH   $<"
 	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
 
+build/bench/pins_bench: bench/pins_bench.c $(REL_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $<"
+	@$(CC) $(REL_CFLAGS) -o $@ $< $(REL_OBJ) $(REL_LDFLAGS) $(LIBS)
+
 build/bench/sandbox_bench: bench/sandbox_bench.c $(REL_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $<"

@@ -10,7 +10,11 @@
  * read back to the same double; exponent form from 1e21 up and below
  * 1e-6; -0 as 0).  Integers jansson holds as json_integer are exact when
  * |v| < 2^53 and go through the double they round to otherwise, as a
- * JavaScript peer would read them.  The pin store (pins/) hashes this. */
+ * JavaScript peer would read them.  The pin store (pins/) hashes this.
+ * The text is JSON, but not always JSON jansson reads back: ECMAScript
+ * writes integral values up to 1e21 in full (1e20 is
+ * 100000000000000000000), past jansson's int64 integers.  It is for
+ * hashing and comparing, not for storing. */
 #ifndef MG_JSON_CANON_H
 #define MG_JSON_CANON_H
 

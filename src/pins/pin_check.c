@@ -39,11 +39,6 @@ static enum outcome classify(const struct pin_item *it, const char *sha)
 
 /* ---- the cache of servers' files ---- */
 
-static void cache_drop(struct pin_check *pc, const char *server)
-{
-	pin_server_free(mg_map_dels(&pc->cache, server));
-}
-
 static void cache_put(struct pin_check *pc, struct pin_server *s)
 {
 	pin_server_free(mg_map_puts(&pc->cache, s->name, s));
@@ -207,9 +202,9 @@ static int review(struct gd_def_check *c, const struct gd_def *d, struct gd_def_
 	if (x.outcome == OUT_KEEP)
 		goto out;
 	if (x.outcome != OUT_REJECTED) {
-		rc = pin_store_update(pc->st, d->server, decide, &x, &after, &err);
+		after = mg_map_dels(&pc->cache, d->server);     /* s: taken, and given back */
+		rc = pin_store_update_cached(pc->st, d->server, &after, decide, &x, &err);
 		if (rc < 0) {
-			cache_drop(pc, d->server);
 			gd_def_out_finding(out, CHECK_NAME, "pin-store-unwritable", "%.180s", err.msg);
 			pin_key_describe(key, what, sizeof(what));
 			gd_def_out_withhold(out, "%s of server '%s' cannot be checked against its pin "

@@ -263,6 +263,7 @@ static void def_release(struct pin_def *d)
 static void item_release(struct pin_item *it)
 {
 	free(it->key);
+	free(it->text);
 	def_release(&it->pin);
 	def_release(&it->pending);
 }
@@ -275,6 +276,7 @@ void pin_server_free(struct pin_server *s)
 		item_release(&s->items[i]);
 	free(s->items);
 	free(s->name);
+	free(s->text);
 	free(s);
 }
 
@@ -335,6 +337,12 @@ bool pin_server_drop(struct pin_server *s, const char *key)
 	return true;
 }
 
+static void touch(struct pin_item *it)
+{
+	free(it->text);
+	it->text = NULL;
+}
+
 static void def_set(struct pin_def *d, const char *sha256, const json_t *def)
 {
 	json_t *copy = json_deep_copy(def);
@@ -347,6 +355,7 @@ static void def_set(struct pin_def *d, const char *sha256, const json_t *def)
 void pin_item_set_pin(struct pin_item *it, const char *sha256, const json_t *def,
 		      enum pin_how how, int64_t now)
 {
+	touch(it);
 	def_set(&it->pin, sha256, def);
 	it->has_pin = true;
 	it->pinned_at = now;
@@ -359,9 +368,11 @@ bool pin_item_set_pending(struct pin_item *it, const char *sha256, const json_t 
 	if (it->has_pending && strcmp(it->pending.sha256, sha256) == 0) {
 		if (now - it->last_seen < LAST_SEEN_STEP_MS)
 			return false;
+		touch(it);
 		it->last_seen = now;
 		return true;
 	}
+	touch(it);
 	def_set(&it->pending, sha256, def);
 	it->has_pending = true;
 	it->first_seen = it->last_seen = now;
@@ -372,6 +383,7 @@ int pin_item_approve(struct pin_item *it, int64_t now)
 {
 	if (!it->has_pending)
 		return -ENOENT;
+	touch(it);
 	def_release(&it->pin);
 	it->pin = it->pending;
 	memset(&it->pending, 0, sizeof(it->pending));
@@ -386,6 +398,7 @@ int pin_item_reject(struct pin_item *it, int64_t now)
 {
 	if (!it->has_pending)
 		return -ENOENT;
+	touch(it);
 	if (!pin_item_is_rejected(it, it->pending.sha256)) {
 		if (it->n_rejected == PIN_MAX_REJECTED) {
 			memmove(&it->rejected[0], &it->rejected[1],
@@ -566,77 +579,105 @@ static int read_all(int fd, size_t max, struct mg_buf *b)
 	}
 }
 
-int pin_store_load(struct pin_store *st, const char *server, struct pin_server **out,
-		   struct mg_err *err)
+/* The file's bytes, as they are now (mode checked): *text NULL when there
+ * is no file.  0 or -errno with err. */
+static int read_text(const char *path, char **text, size_t *len, struct mg_err *err)
 {
-	struct pin_server *s;
-	struct reader r = { .err = err };
-	struct mg_buf text = { 0 };
-	json_error_t jerr;
-	json_t *doc = NULL;
-	char *path = NULL;
+	struct mg_buf b = { 0 };
 	struct stat sb;
-	int fd = -1, rc = 0;
+	int fd, rc = 0;
 
-	*out = NULL;
-	if (!pin_server_name_ok(server))
-		return mg_err_set(err, -EINVAL, "'%s' is not a server name", server ? server : "");
-	s = MG_NEW(struct pin_server);
-	s->name = mg_strdup(server);
-	path = pin_store_path(st, server);
-	r.path = path;
+	*text = NULL;
+	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT)
-		goto done;
+		return 0;
 	if (fd < 0) {
 		rc = -errno;
-		mg_err_set(err, rc, "pin file %s: %s", path, strerror(-rc));
-		goto done;
+		return mg_err_set(err, rc, "pin file %s: %s", path, strerror(-rc));
 	}
-	s->exists = true;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		rc = mg_err_set(err, -EINVAL, "pin file %s is not a regular file", path);
-		goto done;
+		goto out;
 	}
 	if (sb.st_mode & 022) {
 		rc = mg_err_set(err, -EPERM, "pin file %s is writable by other users (mode %04o); "
 				"chmod 600 it", path, (unsigned)(sb.st_mode & 07777));
-		goto done;
+		goto out;
 	}
-	if ((rc = read_all(fd, PIN_FILE_MAX, &text))) {
+	if ((rc = read_all(fd, PIN_FILE_MAX, &b))) {
 		if (rc == -EFBIG)
 			mg_err_set(err, rc, "pin file %s is larger than %u MiB", path, PIN_FILE_MAX >> 20);
 		else
 			mg_err_set(err, rc, "pin file %s: %s", path, strerror(-rc));
-		goto done;
+		goto out;
 	}
-	if (text.len == 0) {
+	*text = mg_buf_detach(&b, len);
+	if (!*text)
+		*text = mg_strdup("");
+out:
+	close(fd);
+	mg_buf_release(&b);
+	return rc;
+}
+
+/* Parse a file's text (taken) into a new server. */
+static int parse_text(const char *server, const char *path, char *text, size_t len,
+		      struct pin_server **out, struct mg_err *err)
+{
+	struct pin_server *s = MG_NEW(struct pin_server);
+	struct reader r = { .path = path, .err = err };
+	json_error_t jerr;
+	json_t *doc = NULL;
+	int rc = 0;
+
+	s->name = mg_strdup(server);
+	s->exists = text != NULL;
+	s->text = text;
+	s->text_len = len;
+	if (!text)
+		goto done;
+	if (len == 0) {
 		rc = BAD(&r, "empty (cut short?)");
 		goto done;
 	}
-	if (memchr(text.data, '\0', text.len)) {
+	if (memchr(text, '\0', len)) {
 		rc = BAD(&r, "holds a NUL byte (damaged?)");
 		goto done;
 	}
-	doc = json_loadb(text.data, text.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!doc) {
 		rc = BAD(&r, "line %d, column %d: %s%s", jerr.line, jerr.column, jerr.text,
-			 jerr.position >= (int)text.len ? " (cut short?)" : "");
+			 jerr.position >= (int)len ? " (cut short?)" : "");
 		goto done;
 	}
 	rc = from_json(&r, doc, s);
 done:
-	if (fd >= 0)
-		close(fd);
-	mg_buf_release(&text);
 	json_decref(doc);
-	free(path);
 	if (rc) {
 		pin_server_free(s);
 		return rc;
 	}
 	*out = s;
 	return 0;
+}
+
+int pin_store_load(struct pin_store *st, const char *server, struct pin_server **out,
+		   struct mg_err *err)
+{
+	char *path, *text;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (!pin_server_name_ok(server))
+		return mg_err_set(err, -EINVAL, "'%s' is not a server name", server ? server : "");
+	path = pin_store_path(st, server);
+	rc = read_text(path, &text, &len, err);
+	if (rc == 0)
+		rc = parse_text(server, path, text, len, out, err);
+	free(path);
+	return rc;
 }
 
 /* ---- writing ---- */
@@ -655,35 +696,65 @@ static json_t *set_time(json_t *o, const char *member, int64_t ms)
 	return o;
 }
 
-static json_t *to_json(const struct pin_server *s)
+/* One item as compact JSON: "key":{...} (kept until the item changes). */
+static const char *item_text(struct pin_item *it)
 {
-	json_t *items = json_object();
+	json_t *o, *k;
+	char *v;
+	struct mg_buf b;
 
-	for (size_t i = 0; i < s->n_items; i++) {
-		const struct pin_item *it = &s->items[i];
-		json_t *o = json_object();
+	if (it->text)
+		return it->text;
+	o = json_object();
+	if (it->has_pin) {
+		json_t *p = set_time(def_json(&it->pin), "at", it->pinned_at);
 
-		if (it->has_pin) {
-			json_t *p = set_time(def_json(&it->pin), "at", it->pinned_at);
-
-			json_object_set_new(p, "how", json_string(it->how == PIN_APPROVED ? "approved"
-								  : "first-sight"));
-			json_object_set_new(o, "pinned", p);
-		}
-		if (it->has_pending)
-			json_object_set_new(o, "pending", set_time(set_time(def_json(&it->pending),
-				"first_seen", it->first_seen), "last_seen", it->last_seen));
-		if (it->n_rejected) {
-			json_t *a = json_array();
-
-			for (size_t k = 0; k < it->n_rejected; k++)
-				json_array_append_new(a, set_time(json_pack("{s:s}", "sha256",
-					it->rejected[k].sha256), "at", it->rejected[k].at));
-			json_object_set_new(o, "rejected", a);
-		}
-		json_object_set_new(items, it->key, o);
+		json_object_set_new(p, "how", json_string(it->how == PIN_APPROVED ? "approved"
+							  : "first-sight"));
+		json_object_set_new(o, "pinned", p);
 	}
-	return json_pack("{s:i,s:s,s:o}", "mcpguard-pins", FORMAT, "server", s->name, "items", items);
+	if (it->has_pending)
+		json_object_set_new(o, "pending", set_time(set_time(def_json(&it->pending),
+			"first_seen", it->first_seen), "last_seen", it->last_seen));
+	if (it->n_rejected) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < it->n_rejected; i++)
+			json_array_append_new(a, set_time(json_pack("{s:s}", "sha256",
+				it->rejected[i].sha256), "at", it->rejected[i].at));
+		json_object_set_new(o, "rejected", a);
+	}
+	k = json_string(it->key);
+	mg_buf_init(&b, SIZE_MAX / 2);
+	v = json_dumps(k, JSON_ENCODE_ANY);
+	mg_buf_adds(&b, v);
+	free(v);
+	v = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	mg_buf_addf(&b, ":%s", v);
+	free(v);
+	json_decref(k);
+	json_decref(o);
+	it->text = mg_buf_detach(&b, NULL);
+	return it->text;
+}
+
+/* The file: a header line, one line per item, the close. */
+static char *file_text(struct pin_server *s, size_t *len)
+{
+	struct mg_buf b;
+	json_t *name = json_string(s->name);
+	char *v = json_dumps(name, JSON_ENCODE_ANY);
+
+	mg_buf_init(&b, SIZE_MAX / 2);
+	mg_buf_addf(&b, "{\"mcpguard-pins\":%d,\"server\":%s,\"items\":{\n", FORMAT, v);
+	free(v);
+	json_decref(name);
+	for (size_t i = 0; i < s->n_items; i++) {
+		mg_buf_adds(&b, item_text(&s->items[i]));
+		mg_buf_adds(&b, i + 1 < s->n_items ? ",\n" : "\n");
+	}
+	mg_buf_adds(&b, "}}\n");
+	return mg_buf_detach(&b, len);
 }
 
 static int sync_dir(const char *dir)
@@ -721,21 +792,15 @@ static void remove_stale(const struct pin_store *st, const char *server)
 	closedir(d);
 }
 
-static int write_server(struct pin_store *st, const struct pin_server *s, struct mg_err *err)
+static int write_server(struct pin_store *st, struct pin_server *s, struct mg_err *err)
 {
-	json_t *doc = to_json(s);
-	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	size_t len;
+	char *text = file_text(s, &len);
 	char *path = pin_store_path(st, s->name), tmp[PATH_MAX] = "";
-	size_t len = text ? strlen(text) : 0;
 	bool renamed = false;
 	int fd = -1, rc = 0;
 
-	json_decref(doc);
-	if (!text) {
-		rc = mg_err_set(err, -ENOMEM, "pin file %s: cannot serialise", path);
-		goto out;
-	}
-	if (len + 1 > PIN_FILE_MAX) {
+	if (len > PIN_FILE_MAX) {
 		rc = mg_err_set(err, -EFBIG, "pin file %s would be larger than %u MiB", path,
 				PIN_FILE_MAX >> 20);
 		goto out;
@@ -748,8 +813,7 @@ static int write_server(struct pin_store *st, const struct pin_server *s, struct
 		mg_err_set(err, rc, "pin file %s: cannot write %s: %s", path, tmp, strerror(-rc));
 		goto out;
 	}
-	if ((rc = mg_write_all(fd, text, len)) || (rc = mg_write_all(fd, "\n", 1)) ||
-	    (fsync(fd) < 0 && (rc = -errno))) {
+	if ((rc = mg_write_all(fd, text, len)) || (fsync(fd) < 0 && (rc = -errno))) {
 		mg_err_set(err, rc, "pin file %s: cannot write %s: %s", path, tmp, strerror(-rc));
 		goto out;
 	}
@@ -769,6 +833,10 @@ static int write_server(struct pin_store *st, const struct pin_server *s, struct
 		goto out;
 	}
 	renamed = true;
+	free(s->text);
+	s->text = mg_steal(&text);
+	s->text_len = len;
+	s->exists = true;
 	if ((rc = sync_dir(st->dir)))
 		mg_err_set(err, rc, "pin store %s: cannot sync the folder: %s", st->dir, strerror(-rc));
 out:
@@ -808,43 +876,71 @@ static int lock_store(struct pin_store *st, struct mg_err *err)
 	return fd;
 }
 
-int pin_store_update(struct pin_store *st, const char *server, pin_update_fn fn, void *ctx,
-		     struct pin_server **out, struct mg_err *err)
+int pin_store_update_cached(struct pin_store *st, const char *server, struct pin_server **sp,
+			    pin_update_fn fn, void *ctx, struct mg_err *err)
 {
-	struct pin_server *s = NULL;
-	int lock, rc, wrc;
+	struct pin_server *s = *sp;
+	char *path = NULL, *text = NULL;
+	size_t len = 0;
+	int lock = -1, rc, wrc;
 
-	if (out)
-		*out = NULL;
-	if (!pin_server_name_ok(server))
-		return mg_err_set(err, -EINVAL, "'%s' is not a server name", server ? server : "");
-	if ((lock = lock_store(st, err)) < 0)
-		return lock;
-	if ((rc = pin_store_load(st, server, &s, err)))
+	*sp = NULL;
+	if (!pin_server_name_ok(server)) {
+		rc = mg_err_set(err, -EINVAL, "'%s' is not a server name", server ? server : "");
 		goto out;
+	}
+	if ((lock = rc = lock_store(st, err)) < 0)
+		goto out;
+	path = pin_store_path(st, server);
+	if ((rc = read_text(path, &text, &len, err)))
+		goto out;
+	/* the copy in hand is good when the file is still what it was read
+	 * or written as (byte for byte); otherwise read it again */
+	if (!s || strcmp(s->name, server) != 0 || s->exists != (text != NULL) ||
+	    (text && (len != s->text_len || memcmp(text, s->text, len) != 0))) {
+		pin_server_free(s);
+		s = NULL;
+		if ((rc = parse_text(server, path, mg_steal(&text), len, &s, err)))
+			goto out;
+	}
 	rc = fn(ctx, s, err);
 	if (rc <= 0)
 		goto out;
 	remove_stale(st, server);
 	if (s->n_items) {
 		wrc = write_server(st, s, err);
-		s->exists = wrc == 0 || s->exists;
 	} else {
-		char *path = pin_store_path(st, server);
-
 		wrc = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 		if (wrc)
 			mg_err_set(err, wrc, "pin file %s: cannot remove it: %s", path, strerror(-wrc));
 		else
 			wrc = sync_dir(st->dir);
 		s->exists = false;
-		free(path);
+		free(s->text);
+		s->text = NULL;
+		s->text_len = 0;
 	}
 	if (wrc)
 		rc = wrc;
 out:
-	close(lock);
-	if (out && rc >= 0)
+	if (lock >= 0)
+		close(lock);
+	free(text);
+	free(path);
+	if (rc >= 0)
+		*sp = s;
+	else
+		pin_server_free(s);     /* changed in memory, maybe not on disk */
+	return rc;
+}
+
+int pin_store_update(struct pin_store *st, const char *server, pin_update_fn fn, void *ctx,
+		     struct pin_server **out, struct mg_err *err)
+{
+	struct pin_server *s = NULL;
+	int rc = pin_store_update_cached(st, server, &s, fn, ctx, err);
+
+	if (out)
 		*out = s;
 	else
 		pin_server_free(s);

@@ -3,7 +3,8 @@
  * running gateway and the CLI.
  *
  * One file per server, DIR/<server>.json (DIR defaults to
- * $XDG_CONFIG_HOME/mcpguard/pins; folder 0700, files 0600):
+ * $XDG_CONFIG_HOME/mcpguard/pins; folder 0700, files 0600), written with
+ * one line per item (any JSON of this shape is read):
  *
  *   { "mcpguard-pins": 1, "server": "fs",
  *     "items": {
@@ -67,6 +68,8 @@ struct pin_item {
 	int64_t first_seen, last_seen;
 	struct pin_reject rejected[PIN_MAX_REJECTED];
 	size_t n_rejected;
+	char *text;             /* its line in the file, kept until it changes (store.c's;
+				   change items only with the functions below) */
 };
 
 /* One server's file. */
@@ -75,6 +78,8 @@ struct pin_server {
 	bool exists;            /* the file was there */
 	struct pin_item *items; /* sorted by key (strcmp) */
 	size_t n_items;
+	char *text;             /* the file's bytes as read or written (owned) */
+	size_t text_len;
 };
 
 struct pin_store;
@@ -101,6 +106,14 @@ int pin_store_load(struct pin_store *st, const char *server, struct pin_server *
 typedef int (*pin_update_fn)(void *ctx, struct pin_server *s, struct mg_err *err);
 int pin_store_update(struct pin_store *st, const char *server, pin_update_fn fn, void *ctx,
 		     struct pin_server **out, struct mg_err *err);
+/* The same on a copy in hand (*s, from a load or an earlier update, or
+ * NULL): when the file is still byte for byte what *s was read or written
+ * as, fn works on *s without parsing the file again (a gateway pinning a
+ * server's tools one by one pays one write each, not one parse of the
+ * growing file each).  *s is replaced by the server as it is afterwards,
+ * or NULL after an error. */
+int pin_store_update_cached(struct pin_store *st, const char *server, struct pin_server **s,
+			    pin_update_fn fn, void *ctx, struct mg_err *err);
 /* Remove a server's file, read or not (a broken one too).  -ENOENT when
  * there is none. */
 int pin_store_remove(struct pin_store *st, const char *server, struct mg_err *err);
