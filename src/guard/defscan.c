@@ -1847,6 +1847,20 @@ static bool names_same(const struct gd_defscan *d, const char *const *names)
 	return i == d->names_given;
 }
 
+/* A server or tool called by what every MCP text talks about ("mcp",
+ * "tools", "api"): naming it is not naming another server. */
+static bool generic_name(const char *fold, size_t len)
+{
+	static const char *const words[] = { "mcp", "tool", "tools", "server", "servers", "api",
+					     "function", "functions", "plugin", "connector",
+					     "integration", "client", "default_api" };
+
+	for (size_t i = 0; i < MG_ARRAY_LEN(words); i++)
+		if (strlen(words[i]) == len && memcmp(words[i], fold, len) == 0)
+			return true;
+	return false;
+}
+
 /* Fold and index the other names (once per list: the gateway hands the
  * same list for every definition of a server). */
 static void load_names(struct scan *sc, const char *const *names)
@@ -1871,7 +1885,7 @@ static void load_names(struct scan *sc, const char *const *names)
 		d->names_given++;
 		if (mg_buf_add(&d->names_seen, names[i], strlen(names[i]) + 1))
 			d->names_loaded = false;        /* too many to remember: load again next time */
-		if (l < 3)
+		if (l < 3 || generic_name(buf, l))
 			continue;
 		if (d->n_names == d->cap_names) {
 			size_t old = d->cap_names;
