@@ -127,6 +127,7 @@ static void test_other_lines(void **state)
 
 	lines(&st, "mem", v);
 	assert_false(st.ready);
+	assert_non_null(strstr(scan_log_failure(&st), "did not log that it started"));
 	lines(&st, "mem", other);
 	assert_null(scan_log_failure(&st));
 }
