@@ -292,11 +292,13 @@ int mcp_lister_feed(struct mcp_lister *l, const char *line, size_t len)
 		return fail(l, -E2BIG, "sent more than %zu bytes", l->lim.max_bytes);
 	l->bytes += len;
 	if (rpc_parse(line, len, &m, why, sizeof(why), &id_raw)) {
-		char t[PEER_TEXT_MAX + 8];
+		char t[PEER_TEXT_MAX + 8], w[PEER_TEXT_MAX + 8];
 
 		free(id_raw);
+		/* jansson's reason quotes the line too */
+		peer_text(w, sizeof(w), why, strlen(why));
 		peer_text(t, sizeof(t), line, len);
-		return fail(l, -EPROTO, "sent something that is not JSON-RPC (%s): %s", why, t);
+		return fail(l, -EPROTO, "sent something that is not JSON-RPC (%s): %s", w, t);
 	}
 	free(id_raw);
 	switch (m.kind) {

@@ -284,6 +284,11 @@ static void test_peer_errors(void **state)
 	assert_int_equal(feed(&l, "\x1b[2J"), -EPROTO);
 	assert_null(strchr(l.error, '\x1b'));
 	mcp_lister_release(&l);
+	/* jansson's reason quotes the line as well (found by fuzz_lister) */
+	at_tools(&l, NULL);
+	assert_int_equal(feed(&l, "\x7f"), -EPROTO);
+	assert_null(strchr(l.error, '\x7f'));
+	mcp_lister_release(&l);
 	/* a peer's long message is cut */
 	at_tools(&l, NULL);
 	memset(big, 'x', sizeof(big) - 1);
