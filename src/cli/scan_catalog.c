@@ -201,18 +201,23 @@ void scan_log_line(struct scan_log *st, const char *name, const char *line, size
 		keep(st->error, sizeof(st->error), m, mlen);
 }
 
-const char *scan_log_failure(const struct scan_log *st)
+/* The line that says why, or NULL when none does. */
+static const char *logged_failure(const struct scan_log *st)
 {
 	if (st->after[0])
 		return st->after;
 	if (st->ready)
 		return NULL;
-	if (st->before[0])
-		return st->before;
-	if (st->about[0])
-		return st->about;
-	if (st->error[0])
-		return st->error;
+	return st->before[0] ? st->before : st->about[0] ? st->about
+	       : st->error[0] ? st->error : NULL;
+}
+
+const char *scan_log_failure(const struct scan_log *st)
+{
+	const char *why = logged_failure(st);
+
+	if (why || st->ready)
+		return why;
 	return "the gateway did not log that it started the server";
 }
 
@@ -224,6 +229,7 @@ struct server_result {
 	const char *name;               /* borrowed from the options or the catalog */
 	json_t *lists[MCP_LIST_N];      /* owned, when listed */
 	char *instructions;             /* owned, or NULL */
+	size_t pages[MCP_LIST_N];       /* pages read of each list */
 	bool listed;                    /* the lists are complete as the gateway gave them */
 	char *error;                    /* owned: why it is an error, or NULL */
 	char *tail;                     /* owned: the end of the child's log, for an error */
@@ -248,6 +254,8 @@ struct job {
 	int status, term_signal;
 	uint64_t start_ms;
 	char why[600];                  /* our own reason (spawn, deadline, early EOF) */
+	char said[512];                 /* what the log said of the server when we gave up */
+	bool gave_up;
 };
 
 struct run {
@@ -272,15 +280,18 @@ static void job_closed(struct job *j)
 	res->ms = mg_now_ms() - j->start_ms;
 	mg_buf_init(&b, 4096);
 	if (j->lister.state == MCP_LISTER_DONE) {
-		for (size_t k = 0; k < MCP_LIST_N; k++)
+		for (size_t k = 0; k < MCP_LIST_N; k++) {
 			res->lists[k] = json_incref(j->lister.lists[k]);
+			res->pages[k] = j->lister.pages[k];
+		}
 		if (mcp_lister_instructions(&j->lister))
 			res->instructions = mg_strdup(mcp_lister_instructions(&j->lister));
 	}
 	if (j->why[0]) {
 		mg_buf_adds(&b, j->why);
-		if (!j->log.ready || j->log.after[0])
-			mg_buf_addf(&b, " (the gateway said: %s)", logwhy);
+		/* what it logged after we gave up is what stopping it caused */
+		if (j->gave_up ? j->said[0] != '\0' : !j->log.ready || j->log.after[0])
+			mg_buf_addf(&b, " (the gateway said: %s)", j->gave_up ? j->said : logwhy);
 	} else if (j->lister.state == MCP_LISTER_FAILED) {
 		mg_buf_addf(&b, "listing it through the gateway failed: %s", j->lister.error);
 		if (!j->log.ready || j->log.after[0])
@@ -386,6 +397,10 @@ static void on_timer(uv_timer_t *t)
 	case 0:
 		snprintf(j->why, sizeof(j->why), "not listed within %llu s (--timeout)",
 			 (unsigned long long)(j->run->o->timeout_ms / 1000));
+		j->gave_up = true;
+		if (logged_failure(&j->log))
+			keep(j->said, sizeof(j->said), logged_failure(&j->log),
+			     strlen(logged_failure(&j->log)));
 		listing_over(j);
 		j->strikes = 1;
 		rt_child_signal(&j->child, SIGTERM);
@@ -968,6 +983,11 @@ int cli_scan_catalog(const struct scan_catalog_opts *o)
 				json_object_set_new(s, "error", safe_json(res[i].error));
 				json_object_set_new(s, "log", log_lines(res[i].tail));
 			}
+			json_object_set_new(s, "pages", json_pack("{sIsIsIsI}",
+				"tools", (json_int_t)res[i].pages[MCP_LIST_TOOLS],
+				"prompts", (json_int_t)res[i].pages[MCP_LIST_PROMPTS],
+				"resources", (json_int_t)res[i].pages[MCP_LIST_RESOURCES],
+				"resourceTemplates", (json_int_t)res[i].pages[MCP_LIST_TEMPLATES]));
 			json_object_set_new(s, "items", items);
 			json_array_append_new(jservers, s);
 		} else {
