@@ -91,7 +91,7 @@ describe('mcpguard scan --catalog', () => {
   const env = { ...process.env, XDG_STATE_HOME: path.join(dir, 'state'),
     ASAN_OPTIONS: 'detect_leaks=1:exitcode=23', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' };
   const poisoned = { command: [node, path.join(root, 'tests/fixtures/poisoned_server.mjs')],
-    volumes: [`${modules}:${modules}:ro`], env: { REPORT_IDS: '1' } };
+    volumes: [`${modules}:${modules}:ro`], env: { REPORT_IDS: '/workspace/where.json' } };
   const memory = { command: [node, officialServer('memory')] };
   let n = 0;
   const catalog = (registry) => {
@@ -143,16 +143,16 @@ describe('mcpguard scan --catalog', () => {
       'prompt/triage': 'suspicious', 'instructions/': 'malicious' });
     assert.equal(s.poisoned.items.find((it) => it.name === 'save_note').findings
       .find((f) => f.signal === 'shadowing').detail, 'names: create_entities');
-    // echo, where, the resource and the template are clean: 4 + 4 definitions
+    // echo, the resource and the template are clean: 3 + 4 definitions
     assert.deepEqual([s.poisoned.status, s.poisoned.definitions, s.poisoned.clean, s.poisoned.suspicious,
-      s.poisoned.malicious, s.poisoned.level], ['ok', 8, 4, 1, 3, 'malicious']);
+      s.poisoned.malicious, s.poisoned.level], ['ok', 7, 3, 1, 3, 'malicious']);
     assert.deepEqual(s.poisoned.pages, { tools: 1, prompts: 1, resources: 1, resourceTemplates: 1 });
     assert.equal(s.memory.status, 'ok');
     assert.equal(s.memory.level, 'clean');
     assert.ok(s.memory.definitions >= 9, JSON.stringify(s.memory));
     assert.deepEqual(s.memory.items, []);
-    assert.deepEqual(doc.summary, { servers: 2, failed: 0, flagged: 1, definitions: 8 + s.memory.definitions,
-      clean: 4 + s.memory.definitions, suspicious: 1, malicious: 3 });
+    assert.deepEqual(doc.summary, { servers: 2, failed: 0, flagged: 1, definitions: 7 + s.memory.definitions,
+      clean: 3 + s.memory.definitions, suspicious: 1, malicious: 3 });
     assert.equal(doc.exit, 1);
     // each finding carries its span in the field it names
     for (const it of s.poisoned.items)
@@ -168,28 +168,21 @@ describe('mcpguard scan --catalog', () => {
         assert.ok(t.stdout.includes(`  ${f.path}${f.in_key ? ' (name)' : ''}: ${f.signal} (weight ${f.weight}) at ${f.span.off}+${f.span.len}`),
           `${f.path} ${f.signal}\n${t.stdout}`);
     }
-    assert.match(t.stdout, /^server poisoned: 8 definitions: 4 clean, 1 suspicious, 3 malicious$/m);
+    assert.match(t.stdout, /^server poisoned: 7 definitions: 3 clean, 1 suspicious, 3 malicious$/m);
     assert.match(t.stdout, new RegExp(`^server memory: ${s.memory.definitions} definitions: ${s.memory.definitions} clean, 0 suspicious, 0 malicious$`, 'm'));
     assert.match(t.stdout, /^2 servers: 0 failed, 1 with findings; \d+ definitions: \d+ clean, 1 suspicious, 3 malicious$/m);
   });
 
   it('runs each server in its sandbox, as the gateway does', () => {
-    const doc = json(scanCat(catalog({ poisoned }), '--json'));
-    const where = doc.servers[0];
-    assert.equal(where.status, 'ok');
-    // the clean "where" tool is not reported; ask the gateway the same way a client would
-    // see it: listed through a gateway, its description names a sandbox uid and pid
-    const cat = catalog({ poisoned });
-    return (async () => {
-      const { client, transport } = await connect(['gateway', 'run', '--catalog', cat, '--no-cache',
-        '--workspace-dir', ws, '--audit-log', path.join(dir, 'audit.jsonl')]);
-      const tools = (await listAll(client, 'tools/list')).items;
-      await finish(null, transport, assert);
-      const m = /Runs as uid (\d+) with pid (\d+)\./.exec(tools.find((x) => x.name === 'where').description);
-      assert.ok(m);
-      assert.notEqual(Number(m[1]), process.getuid(), 'the server ran with the host uid');
-      assert.ok(Number(m[2]) < 10, `pid ${m[2]}: not in its own pid namespace`);
-    })();
+    const where = path.join(ws, 'poisoned', 'where.json');
+    fs.rmSync(where, { force: true });
+    const r = scanCat(catalog({ poisoned }), '--json');
+    assert.equal(r.status, 1, r.stderr);
+    // written by the server from inside: its workspace, a sandbox uid, its own pid namespace
+    const ids = JSON.parse(fs.readFileSync(where, 'utf8'));
+    assert.equal(ids.cwd, '/workspace');
+    assert.notEqual(ids.uid, process.getuid(), 'the server ran with the host uid');
+    assert.ok(ids.pid < 10, `pid ${ids.pid}: not in a pid namespace of its own`);
   });
 
   it('--servers picks the benign one: exit 0; the poisoned one alone loses its shadowing', () => {
