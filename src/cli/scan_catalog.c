@@ -407,6 +407,9 @@ static void on_timer(uv_timer_t *t)
 		uv_timer_start(&j->timer, on_timer, GRACE_MS, 0);
 		break;
 	case 1:
+		if (!j->why[0])
+			snprintf(j->why, sizeof(j->why), "the gateway did not exit within %d s of "
+				 "its input closing; killed", GRACE_MS / 1000);
 		j->strikes = 2;
 		rt_child_signal(&j->child, SIGKILL);
 		uv_timer_start(&j->timer, on_timer, GRACE_MS, 0);
