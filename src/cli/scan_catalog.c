@@ -921,10 +921,6 @@ int cli_scan_catalog(const struct scan_catalog_opts *o)
 		fprintf(stderr, "mcpguard: scan: the catalog has no servers\n");
 		goto out;
 	}
-	if (gd_def_new(&d, errbuf, sizeof(errbuf))) {
-		fprintf(stderr, "mcpguard: scan: %s\n", errbuf);
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (strchr(names[i], ',')) {
 			fprintf(stderr, "mcpguard: scan: server '%s': a name with a comma cannot be "
@@ -946,8 +942,16 @@ int cli_scan_catalog(const struct scan_catalog_opts *o)
 	}
 	while (r.next < n && r.running < o->jobs)
 		job_start(&r, &r.jobs[r.next++]);
+	/* The pattern database takes about a second to build: while the
+	 * first servers start. */
+	rc = gd_def_new(&d, errbuf, sizeof(errbuf));
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&r.loop);
+	if (rc) {
+		fprintf(stderr, "mcpguard: scan: %s\n", errbuf);
+		rc = CLI_USAGE;
+		goto out;
+	}
 
 	/* scan and report, in the order asked */
 	if (o->json) {
