@@ -12,6 +12,7 @@
 #include "base/mem.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "cli/dbcache.h"
 #include "cli/scan.h"
 #include "guard/defscan.h"
 #include "json/jx.h"
@@ -299,7 +300,7 @@ int cli_scan(int argc, char **argv)
 		fprintf(stderr, "mcpguard: scan: %s:%d:%d: %s\n", file, je.line, je.column, je.text);
 		goto out;
 	}
-	if (gd_def_new(&d, err, sizeof(err))) {
+	if (cli_dbcache_scanner(&d, err, sizeof(err))) {
 		fprintf(stderr, "mcpguard: scan: %s\n", err);
 		goto out;
 	}

@@ -17,6 +17,7 @@
 #include "base/time.h"
 #include "catalog/catalog.h"
 #include "cli/cli.h"
+#include "cli/dbcache.h"
 #include "cli/scan.h"
 #include "guard/defscan.h"
 #include "json/jx.h"
@@ -942,9 +943,9 @@ int cli_scan_catalog(const struct scan_catalog_opts *o)
 	}
 	while (r.next < n && r.running < o->jobs)
 		job_start(&r, &r.jobs[r.next++]);
-	/* The pattern database takes about a second to build: while the
-	 * first servers start. */
-	rc = gd_def_new(&d, errbuf, sizeof(errbuf));
+	/* The pattern database (kept from an earlier run, else built: about
+	 * a second) while the first servers start. */
+	rc = cli_dbcache_scanner(&d, errbuf, sizeof(errbuf));
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&r.loop);
 	if (rc) {
