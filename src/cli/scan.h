@@ -4,7 +4,8 @@
  *
  * scan is a client of the gateway: for each server it runs this binary
  * (/proc/self/exe) as `gateway run --catalog FILE --servers NAME
- * --no-cache --block-secrets=log --scan-definitions=false --pin-mode off`
+ * --no-cache --block-secrets=log --inspect-results=false
+ * --scan-definitions=false --pin-mode off`
  * over pipes, lists it with mcp/lister, and reads the child's log to learn
  * whether the gateway started and listed the server (an MCP client is told
  * nothing when a server fails: the gateway's lists are then just empty).

@@ -257,6 +257,7 @@ struct job {
 	char why[600];                  /* our own reason (spawn, deadline, early EOF) */
 	char said[512];                 /* what the log said of the server when we gave up */
 	bool gave_up;
+	bool slow_exit;                 /* listed, then killed for not exiting in time */
 };
 
 struct run {
@@ -301,6 +302,10 @@ static void job_closed(struct job *j)
 		mg_buf_adds(&b, "the listing did not finish");
 	} else if (logwhy) {
 		mg_buf_adds(&b, logwhy);
+	} else if (j->slow_exit) {
+		/* the lists are whole; only its stopping was slow */
+		fprintf(stderr, "mcpguard: scan: server '%s': its gateway did not exit within %d s "
+			"after the listing; killed\n", res->name, GRACE_MS / 1000);
 	} else if (j->term_signal) {
 		mg_buf_addf(&b, "the gateway was killed by signal %d (%s)", j->term_signal,
 			    strsignal(j->term_signal));
@@ -408,7 +413,9 @@ static void on_timer(uv_timer_t *t)
 		uv_timer_start(&j->timer, on_timer, GRACE_MS, 0);
 		break;
 	case 1:
-		if (!j->why[0])
+		if (j->lister.state == MCP_LISTER_DONE)
+			j->slow_exit = true;    /* listed all the same */
+		else if (!j->why[0])
 			snprintf(j->why, sizeof(j->why), "the gateway did not exit within %d s of "
 				 "its input closing; killed", GRACE_MS / 1000);
 		j->strikes = 2;
@@ -859,6 +866,8 @@ static char **child_args(const struct scan_catalog_opts *o, char **catalogs)
 	}
 	v = mg_strv_push(v, "--no-cache");
 	v = mg_strv_push(v, "--block-secrets=log");
+	/* nothing is called, so no result to inspect (and no database to build) */
+	v = mg_strv_push(v, "--inspect-results=false");
 	v = mg_strv_push(v, "--scan-definitions=false");
 	v = mg_strv_push(v, "--pin-mode");
 	v = mg_strv_push(v, "off");
