@@ -33,15 +33,10 @@ int cli_dbcache_read(char **data, size_t *len)
 	return rc;
 }
 
-void cli_dbcache_write(struct gd_def_check *c)
+static void keep(const char *data, size_t len)
 {
-	char *path, *data = NULL, *slash;
-	size_t len = 0;
+	char *path = cache_path(), *slash = path ? strrchr(path, '/') : NULL;
 
-	if (!c || gd_def_check_save(c, &data, &len))
-		return;
-	path = cache_path();
-	slash = path ? strrchr(path, '/') : NULL;
 	if (slash) {
 		*slash = '\0';
 		if (mg_mkdir_p(path, 0700) == 0) {
@@ -51,5 +46,34 @@ void cli_dbcache_write(struct gd_def_check *c)
 		}
 	}
 	free(path);
+}
+
+void cli_dbcache_write(struct gd_def_check *c)
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	if (!c || gd_def_check_save(c, &data, &len))
+		return;
+	keep(data, len);
 	free(data);
+}
+
+int cli_dbcache_scanner(struct gd_defscan **out, char *err, size_t errlen)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (cli_dbcache_read(&data, &len) == 0 && gd_def_load(out, data, len) == 0) {
+		free(data);
+		return 0;
+	}
+	free(data);
+	data = NULL;
+	rc = gd_def_new(out, err, errlen);
+	if (rc == 0 && gd_def_save(*out, &data, &len) == 0)
+		keep(data, len);
+	free(data);
+	return rc;
 }

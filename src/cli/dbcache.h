@@ -15,5 +15,9 @@ int cli_dbcache_read(char **data, size_t *len);
 /* Keep c's database if this run built it.  Quietly does nothing when it
  * cannot (a read-only home). */
 void cli_dbcache_write(struct gd_def_check *c);
+/* A scanner of one's own (mcpguard scan): loaded from what an earlier run
+ * kept, else built, and then kept.  0, or gd_def_new's error. */
+struct gd_defscan;
+int cli_dbcache_scanner(struct gd_defscan **out, char *err, size_t errlen);
 
 #endif

@@ -130,7 +130,8 @@ void sbx_shutdown(struct sbx_child *sb);
 
 /* After the child exited: read what the cgroups saw, then remove them. */
 void sbx_release(struct sbx_child *c, struct sbx_usage *usage);
-/* Remove cgroups left by an earlier gateway that died (SIGKILL). */
+/* Remove cgroups left by an earlier gateway that died (SIGKILL): those
+ * whose sandbox's init is gone, not those of gateways still running. */
 void sbx_sweep_leftovers(void);
 
 #endif

@@ -6,6 +6,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +172,19 @@ void sbx_cg_release(char *dirs[3], struct sbx_usage *u)
 	}
 }
 
+/* A group is named after its sandbox's init (host pid).  While that
+ * process lives the group belongs to a running gateway, perhaps another
+ * one that created it a moment ago and has not attached the child yet
+ * (an empty group, which rmdir would take): leave it alone. */
+static bool owner_alive(const char *name)
+{
+	int64_t pid;
+
+	if (mg_parse_i64(name + strlen(CG_PREFIX), &pid) || pid <= 0 || pid > INT32_MAX)
+		return false;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 void sbx_sweep_leftovers(void)
 {
 	for (size_t i = 0; i < MG_ARRAY_LEN(cg_controllers); i++) {
@@ -180,7 +195,7 @@ void sbx_sweep_leftovers(void)
 		if (own_cgroup(cg_controllers[i], base, sizeof(base)) || !(d = opendir(base)))
 			continue;
 		while ((e = readdir(d)))
-			if (mg_starts_with(e->d_name, CG_PREFIX)) {
+			if (mg_starts_with(e->d_name, CG_PREFIX) && !owner_alive(e->d_name)) {
 				snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
 				if (rmdir(dir) == 0)
 					mg_info("removed cgroup %s left by an earlier run", dir);

@@ -687,6 +687,41 @@ static void test_nothing_left(void **state)
 	}
 }
 
+/* The sweep at a gateway's start takes the groups of sandboxes that are
+ * gone, never those of another gateway's running sandbox, even while one
+ * is still empty (made, its child not attached yet): two gateways
+ * starting at once (mcpguard scan runs several) lost a server to that. */
+static void test_sweep_spares_live_groups(void **state)
+{
+	struct sbx_child ch;
+	char base[4096], live[4200], dead[4200], *slash;
+	pid_t gone = fork();
+
+	if (gone == 0)
+		_exit(0);
+	assert_true(gone > 0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	spawn(&ch, NULL, true);
+	assert_non_null(ch.cgroups[1]);
+	snprintf(base, sizeof(base), "%s", ch.cgroups[1]);
+	slash = strrchr(base, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	/* empty groups named after a live process (this one) and a dead one */
+	snprintf(live, sizeof(live), "%s/mcpguard-sbx-%d", base, (int)getpid());
+	snprintf(dead, sizeof(dead), "%s/mcpguard-sbx-%d", base, (int)gone);
+	assert_int_equal(mkdir(live, 0755), 0);
+	assert_int_equal(mkdir(dead, 0755), 0);
+	sbx_sweep_leftovers();
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(access(ch.cgroups[1], F_OK), 0);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(rmdir(live), 0);
+	sbx_shutdown(&ch);
+	assert_int_equal(wait_init(&ch, 10000), 0);
+	sbx_release(&ch, NULL);
+}
+
 /* Many in a row: no fd, slot or zombie piles up in init or here. */
 static void test_exec_many(void **state)
 {
@@ -777,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_exec_concurrent_and_signal),
 		cmocka_unit_test(test_nothing_left),
 		cmocka_unit_test(test_exec_many),
+		cmocka_unit_test(test_sweep_spares_live_groups),
 		cmocka_unit_test(test_exec_egress),
 	};
 
