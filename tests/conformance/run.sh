@@ -19,8 +19,12 @@ gateway="${MCPGUARD_BIN:-$root/build/test/mcpguard}"
 out="$root/build/conformance"
 rm -rf "$out"
 mkdir -p "$out"
-# the gateway's pins (and any other configuration) stay in this run's folder
+# the gateway's pins (and any other configuration) stay in this run's folder;
+# each catalog has a pin store of its own: the fixture is one server with
+# two faces (json_schema_2020_12_tool has a richer schema with
+# --one-catalogue), and one store would rightly quarantine the other face
 export XDG_CONFIG_HOME="$out/config"
+pins_for() { echo "$out/pins/$(basename "$1" .yaml)"; }
 
 cat >"$out/catalog.yaml" <<YAML
 registry:
@@ -58,6 +62,7 @@ run() {
 
 status=0
 gw_cmd="ASAN_OPTIONS=detect_leaks=1 $gateway gateway run --catalog $out/catalog.yaml --no-cache"
+gw_cmd+=" --pin-store $(pins_for "$out/catalog.yaml")"
 gw_cmd+=" --audit-log $out/audit.jsonl --quiet 2>>$out/gateway-stderr.log"
 for suite in 0.1.16 next-2025-11-25; do
 	case $suite in
@@ -93,7 +98,7 @@ start_gateway() {
 	for _attempt in 1 2 3; do
 		port=$(free_port)
 		ASAN_OPTIONS=detect_leaks=1 "$gateway" gateway run --catalog "$1" --no-cache \
-			--transport streaming,sse --port "$port" --allow-unauthenticated \
+			--pin-store "$(pins_for "$1")" --transport streaming,sse --port "$port" --allow-unauthenticated \
 			--audit-log "$out/audit-http.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
 		gw_pid=$!
 		for _ in $(seq 1 100); do
@@ -185,7 +190,8 @@ done
 # 2026-07-28 detection; the legacy sets also run against supergateway.
 remote_port=$(free_port)
 ASAN_OPTIONS=detect_leaks=1 MCP_GATEWAY_AUTH_TOKEN=remote-secret "$gateway" gateway run \
-	--catalog "$out/catalog-dual.yaml" --no-cache --transport streaming,sse --port "$remote_port" \
+	--catalog "$out/catalog-dual.yaml" --no-cache --pin-store "$out/pins/remote-inner" \
+	--transport streaming,sse --port "$remote_port" \
 	--audit-log "$out/audit-remote.jsonl" --quiet 2>>"$out/gateway-stderr.log" &
 remote_pid=$!
 sg_port=$(free_port)
