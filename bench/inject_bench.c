@@ -11,7 +11,8 @@
  * malicious); --show prints the findings of the ones that are not clean.
  * Then the whole set is run again and again for S seconds (default 2) on
  * one core, in annotate mode (the default), and the small messages (up to
- * 8 KiB, the typical tool result) are timed on their own. */
+ * 8 KiB, the typical tool result) are timed on their own; times are the
+ * CPU time of the scanning thread. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -35,6 +36,16 @@ static double now_s(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The CPU time of this thread: on a machine shared with other work the
+ * figures then count what the scan costs, not the time others had the core. */
+static double cpu_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -142,10 +153,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gd_inject_check_new: %s\n", err);
 		return 1;
 	}
-	/* the databases compile on the checks' own threads: the first message waits */
+	/* the database compiles on each check's own thread: the first message waits */
 	run(block, &es[0], o);
 	run(annotate, &es[0], o);
-	printf("pattern databases ready %.1f ms after the checks were made (two checks at once)\n",
+	printf("pattern database ready %.1f ms after the checks were made (two checks at once)\n",
 	       (now_s() - t0) * 1e3);
 	for (size_t i = 0; i < n; i++) {
 		enum gd_verdict v = run(block, &es[i], o);
@@ -160,24 +171,24 @@ int main(int argc, char **argv)
 	printf("messages: %zu (%zu bytes); %zu of them up to 8 KiB (%zu bytes)\n", n, bytes, small, small_bytes);
 	printf("verdicts: %zu malicious, %zu suspicious, %zu clean\n", counts[GD_DENY], counts[GD_EDIT],
 	       counts[GD_PASS]);
-	t0 = now_s();
+	t0 = cpu_s();
 	do {
 		for (size_t i = 0; i < n; i++)
 			run(annotate, &es[i], o);
 		rounds++;
-		t = now_s() - t0;
+		t = cpu_s() - t0;
 	} while (t < seconds);
-	printf("throughput: %.1f MB/s, %.0f messages/s (%zu rounds in %.2f s, one core)\n",
+	printf("throughput: %.1f MB/s, %.0f messages/s (%zu rounds in %.2f s of CPU, one core)\n",
 	       (double)(rounds * bytes) / t / 1e6, (double)(rounds * n) / t, rounds, t);
 	if (small) {
 		rounds = 0;
-		t0 = now_s();
+		t0 = cpu_s();
 		do {
 			for (size_t i = 0; i < n; i++)
 				if (es[i].len <= 8192)
 					run(annotate, &es[i], o);
 			rounds++;
-			t = now_s() - t0;
+			t = cpu_s() - t0;
 		} while (t < seconds);
 		printf("typical results (up to 8 KiB, mean %zu bytes): %.1f us each, %.1f MB/s\n", small_bytes / small,
 		       t / (double)(rounds * small) * 1e6, (double)(rounds * small_bytes) / t / 1e6);

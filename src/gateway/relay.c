@@ -258,7 +258,6 @@ static void on_progress(struct gw_upstream *up, struct rpc_msg *m)
 		return;
 	}
 	gw_call_touch(c);
-	c->last_progress_us = mg_now_us();
 	if (jx_find(m->raw, m->len, tok_path, 2, &edit.at))
 		return;
 	edit.text = c->client_token;
@@ -271,6 +270,9 @@ static void on_progress(struct gw_upstream *up, struct rpc_msg *m)
 	line = mg_buf_detach(&b, &len);
 	gw_session_emit(c->sess, line, len, c->client_id, c->client_id_len, false,
 			&(struct gw_origin){ up->srv->def->name, m->method, c->name, c->arguments });
+	/* the gap before the result is counted from when the progress left,
+	 * after the checks (which may take a while on a long message) */
+	c->last_progress_us = mg_now_us();
 }
 
 static void on_log(struct gw_upstream *up, struct rpc_msg *m)

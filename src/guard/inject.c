@@ -83,10 +83,16 @@ enum atom {
 	A_N
 };
 
+/* Where a match must stand, checked in C on the folded text (the patterns
+ * have no anchors, so that the same database also runs on raw bytes). */
+#define AT_LINE 1u              /* starts a line */
+#define AT_CLAUSE 2u            /* starts a line or follows > . ! or ? */
+#define AT_EOL 4u               /* ends a line */
+
 struct rule {
 	enum atom atom;
 	int weight;
-	unsigned flags;
+	unsigned at;
 	const char *expr;
 };
 
@@ -105,8 +111,8 @@ static const struct rule g_rules[] = {
 	  "<\\|\\s?(?:im_start|im_end|im_sep|system|user|assistant|endoftext|eot_id|eom_id|start_header_id|"
 	  "end_header_id|begin_of_text|end_of_text|tool_call|python_tag)\\s?\\|>|\\[/?inst\\]|<</?sys>>|"
 	  "<(?:start|end)_of_turn>|\\[(?:system|assistant)\\]\\(#[a-z_-]+\\)" },
-	{ A_TOKEN, 4, HS_FLAG_MULTILINE,
-	  "^#{2,4}\\s?(?:system|instruction|instructions|assistant|human|user|response)\\s?:?$" },
+	{ A_TOKEN, 4, AT_LINE | AT_EOL,
+	  "#{2,4}\\s?(?:system|instruction|instructions|assistant|human|user|response)\\s?:?" },
 	{ A_BREAKOUT, 6, 0,
 	  "</\\s?(?:tool_result|tool_results|function_results|function_result|tool_output|tool_response|"
 	  "tool_call_result|search_results|untrusted[_-][a-z_-]{1,30}|user_query|document_content)\\s?>|"
@@ -114,7 +120,7 @@ static const struct rule g_rules[] = {
 	{ A_PSEUDO, 5, 0,
 	  "<\\s?/?\\s?(?:important|system|system[_-](?:prompt|message|reminder|instructions?|note|override)|"
 	  "ai[_-](?:only|instructions?)|assistant[_-](?:only|instructions?)|llm[_-]only|model[_-]instructions?|"
-	  "note[_-]to[_-](?:ai|assistant|model|llm)|do[_-]not[_-]show)(?:\\s[a-z_-]{1,20}=[^>\\n]{0,40})?\\s?>" },
+	  "note[_-]to[_-](?:ai|assistant|model|llm)|do[_-]not[_-]show)(?:\\s[a-z_-]+=[^>\\n]*)?\\s?>" },
 	/* elements an XML document may well have */
 	{ A_PSEUDO, 3, 0,
 	  "<\\s?/?\\s?(?:instructions?|admin|secret|hidden|critical|mandatory)\\s?>" },
@@ -123,8 +129,8 @@ static const struct rule g_rules[] = {
 	  "ai[_\\s]only)\\s?\\]|\\{\\{\\s?(?:system|important|instructions?)\\s?\\}\\}|"
 	  "\\b(?:system|admin|administrator|developer|security)\\s(?:note|notice|message|alert|directive|"
 	  "instructions?|override)\\s?:" },
-	{ A_ROLE, 2, HS_FLAG_MULTILINE, "^(?:human|assistant)\\s?:" },
-	{ A_ROLE, 1, HS_FLAG_MULTILINE, "^system\\s?:\\s" },
+	{ A_ROLE, 2, AT_LINE, "(?:human|assistant)\\s?:" },
+	{ A_ROLE, 1, AT_LINE, "system\\s?:\\s" },
 
 	/* ---- overriding what the model was told ---- */
 	{ A_OVERRIDE, 6, 0,
@@ -153,16 +159,17 @@ static const struct rule g_rules[] = {
 	  "my|an?\\s(?:assistant|ai|agent|bot|model|helpful|different|new|evil|hacker|unfiltered))\\b|"
 	  "\\b(?:ignore|disregard|forget)\\s(?:all\\s|everything\\s|anything\\s)?(?:of\\s)?(?:the\\s)?"
 	  "(?:above|said\\sbefore|you\\swere\\stold)(?:\\s?[.,!;:]|\\sand\\b|\\s(?:instructions?|directions?|"
-	  "prompts?|text|rules)\\b|$)" },
+	  "prompts?|text|rules)\\b)" },
 
 	/* ---- addressing the model ---- */
-	{ A_ADDRESS, 3, HS_FLAG_MULTILINE,
+	{ A_ADDRESS, 3, 0,
 	  "\\b(?:note|message|instructions?|reminder|directive|memo|attention|warning|important)\\s(?:to|for)\\s"
 	  "(?:the\\s|any\\s|all\\s)?" AI_NAME "\\b|\\bif\\syou\\sare\\san?\\s(?:ai|llm|language\\smodel|"
 	  "ai\\s(?:assistant|agent|model)|chatbot|large\\slanguage\\smodel)\\b|\\b(?:attention|hey|dear|hello)\\s"
 	  "(?:ai|assistant|claude|llm|chatgpt|gpt|gemini|copilot|ai\\sassistant|ai\\sagent)s?\\b|"
-	  "\\b(?:ai|llm|assistant|model|agent)\\s(?:instructions?|only|note)\\s?:|"
-	  "(?:^|[>.!?]\\s?)(?:ai\\s(?:assistants?|agents?|models?|systems?|bots?)|llms?|language\\smodels?)\\s?:" },
+	  "\\b(?:ai|llm|assistant|model|agent)\\s(?:instructions?|only|note)\\s?:" },
+	{ A_ADDRESS, 3, AT_CLAUSE,
+	  "\\b(?:ai\\s(?:assistants?|agents?|models?|systems?|bots?)|llms?|language\\smodels?)\\s?:" },
 	{ A_ADDRESS, 3, 0,
 	  "\\bthe\\s(?:assistant|ai|model|agent|llm|ai\\sassistant|ai\\sagent)\\s(?:must|should|needs\\sto|has\\sto|"
 	  "is\\srequired\\sto|will\\snow|is\\sinstructed\\sto)\\b" },
@@ -312,6 +319,7 @@ static int payload_index(enum gd_inj_class c)
 #define MAX_ATOMS 32768
 #define MAX_LOCAL 512
 #define MAX_REGIONS 1024
+#define PREFILTER_MAX 4096      /* longer strings go straight to the scan */
 
 /* ---- state ---------------------------------------------------------- */
 
@@ -343,7 +351,6 @@ struct local {
 struct gd_inj {
 	hs_database_t *db;
 	hs_scratch_t *scratch;
-	hs_database_t *pre;     /* the prefilter: on the raw bytes of plain ASCII strings */
 	bool no_prefilter;
 	struct mg_buf plain;    /* a string without `*` and backquotes, for the prefilter */
 	struct gd_def_text text;
@@ -391,141 +398,36 @@ const char *gd_inj_verdict_name(enum gd_inj_verdict v)
  *
  * Folding is what most of a scan costs, and most strings hold nothing.  A
  * string of printable ASCII (tab, newline and CR LF allowed; no `&`, which
- * could start an entity) folds to itself lower-cased, with white space
- * runs made one byte and `*` and backquotes dropped.  So every pattern
- * that makes a finding (and the parts an exfiltration needs without an
- * instruction next to it: a sensitive file, the context) is compiled a
- * second time for the raw
- * bytes: case-insensitive, each \s made \s+ (\s? made \s*), line anchors
- * dropped; with `]( ` and `<img` for the URL checks.  A plain string
- * without a match there (after `*` and backquotes are taken out) cannot
- * give a finding, and is not folded.  tests/unit/test_inject.c and the
- * fuzzer check that the verdicts are the same with and without it. */
-
-static int pre_expr(const char *in, struct mg_buf *out)
-{
-	bool in_class = false, neg = false, has_s = false;
-
-	mg_buf_reset(out);
-	for (size_t i = 0; in[i];) {
-		char c = in[i];
-
-		if (c == '\\' && in[i + 1]) {
-			if (!in_class && in[i + 1] == 's') {
-				if (in[i + 2] == '?') {
-					mg_buf_adds(out, "\\s*");
-					i += 3;
-				} else if (in[i + 2] == '+' || in[i + 2] == '*' || in[i + 2] == '{') {
-					mg_buf_adds(out, "\\s");
-					i += 2;
-				} else {
-					mg_buf_adds(out, "\\s+");
-					i += 2;
-				}
-				continue;
-			}
-			has_s |= in_class && in[i + 1] == 's';
-			mg_buf_add(out, in + i, 2);
-			i += 2;
-			continue;
-		}
-		if (in_class) {
-			mg_buf_addc(out, c);
-			i++;
-			if (c != ']')
-				continue;
-			in_class = false;
-			if (has_s && !neg) {
-				if (in[i] == '?') {
-					mg_buf_addc(out, '*');
-					i++;
-				} else if (in[i] != '+' && in[i] != '*' && in[i] != '{') {
-					mg_buf_addc(out, '+');
-				}
-			}
-			continue;
-		}
-		if (c == '[') {
-			in_class = true;
-			has_s = false;
-			mg_buf_addc(out, c);
-			i++;
-			neg = in[i] == '^';
-			if (neg)
-				mg_buf_addc(out, in[i++]);
-			if (in[i] == ']')
-				mg_buf_addc(out, in[i++]);
-			continue;
-		}
-		if (c != '^' && c != '$')
-			mg_buf_addc(out, c);
-		i++;
-	}
-	return out->len ? 0 : -EINVAL;
-}
+ * could start an entity) folds to itself lower-cased, with each run of white
+ * space one space (one newline if it holds a line break), none at either
+ * end, and `*` and backquotes dropped: a few lines of C make the same text.
+ * The database runs on that; a plain string where no pattern that makes a
+ * finding matches (nor a part an exfiltration needs without an instruction
+ * next to it: a sensitive file, the context; nor `](` or `<img`, for the
+ * URL checks) cannot give a finding, and is not folded.  Positions (a line
+ * start) are not checked here, so this is a superset, and it holds for a
+ * whole message without escapes too (each string is a piece of it).
+ * tests/unit/test_inject.c and the fuzzer check that the verdicts are the
+ * same with and without it. */
 
 static bool pre_rule(enum atom a)
 {
 	return a <= A_DROP || a == A_CONTEXT || a == A_SENS;
 }
 
-static int compile_pre(struct gd_inj *d, char *err, size_t errlen)
-{
-	const char *exprs[N_RULES + 2];
-	unsigned flags[N_RULES + 2], ids[N_RULES + 2];
-	char *owned[N_RULES];
-	size_t n = 0, k = 0;
-	struct mg_buf b;
-	hs_compile_error_t *cerr = NULL;
-	int rc = 0;
-
-	mg_buf_init(&b, 1 << 16);
-	for (size_t i = 0; i < N_RULES; i++) {
-		if (!pre_rule(g_rules[i].atom))
-			continue;
-		if (pre_expr(g_rules[i].expr, &b)) {
-			rc = -EINVAL;
-			goto out;
-		}
-		owned[k++] = mg_memdup0(b.data, b.len);
-		exprs[n] = owned[k - 1];
-		flags[n] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-		ids[n] = (unsigned)i;
-		n++;
-	}
-	exprs[n] = "\\]\\(";
-	exprs[n + 1] = "<img";
-	flags[n] = flags[n + 1] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-	ids[n] = ids[n + 1] = (unsigned)N_RULES;
-	n += 2;
-	if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &d->pre, &cerr) != HS_SUCCESS) {
-		snprintf(err, errlen, "result prefilter %d: %s", cerr ? cerr->expression : -1,
-			 cerr ? cerr->message : "cannot compile");
-		hs_free_compile_error(cerr);
-		rc = -EINVAL;
-		goto out;
-	}
-	if (hs_alloc_scratch(d->pre, &d->scratch) != HS_SUCCESS) {
-		snprintf(err, errlen, "cannot allocate scan space");
-		rc = -ENOMEM;
-	}
-out:
-	for (size_t i = 0; i < k; i++)
-		free(owned[i]);
-	mg_buf_release(&b);
-	return rc;
-}
-
+/* On the raw bytes: one match of a rule that can make a finding is enough. */
 static int on_pre(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
 {
-	return 1;       /* one match is enough */
+	return id >= N_RULES || pre_rule(g_rules[id].atom);
 }
 
 /* 1: s needs the whole scan; 0: it cannot give a finding. */
 static int needs_scan(struct gd_inj *d, const char *s, size_t n)
 {
-	bool marks = false;
 	hs_error_t e;
+
+	if (n == 0)
+		return 0;
 
 	if (d->no_prefilter || n > UINT32_MAX)
 		return 1;
@@ -535,19 +437,36 @@ static int needs_scan(struct gd_inj *d, const char *s, size_t n)
 		if (c >= 0x7f || c == '&' || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
 		    (c == '\r' && (i + 1 == n || s[i + 1] != '\n')))
 			return 1;
-		marks |= c == '*' || c == '`';
 	}
-	if (marks) {
-		mg_buf_reset(&d->plain);
-		if (mg_buf_reserve(&d->plain, n))
-			return 1;
-		for (size_t i = 0; i < n; i++)
-			if (s[i] != '*' && s[i] != '`')
-				d->plain.data[d->plain.len++] = s[i];
-		s = d->plain.data;
-		n = d->plain.len;
+	mg_buf_reset(&d->plain);
+	if (mg_buf_reserve(&d->plain, n))
+		return 1;
+	{
+		char *o = d->plain.data, pending = 0;
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			char c = s[i];
+
+			if (c == '*' || c == '`')
+				continue;
+			if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+				if (c == '\n' || c == '\r')
+					pending = '\n';
+				else if (!pending)
+					pending = ' ';
+				continue;
+			}
+			if (pending && k > 0)
+				o[k++] = pending;
+			pending = 0;
+			o[k++] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+		}
+		d->plain.len = k;
+		s = o;
+		n = k;
 	}
-	e = hs_scan(d->pre, s, (unsigned)n, 0, d->scratch, on_pre, NULL);
+	e = hs_scan(d->db, s, (unsigned)n, 0, d->scratch, on_pre, NULL);
 	if (e == HS_SCAN_TERMINATED)
 		return 1;
 	return e == HS_SUCCESS ? 0 : -EIO;
@@ -566,17 +485,22 @@ void gd_inj_set_prefilter(struct gd_inj *d, bool on)
 int gd_inj_new(struct gd_inj **out, char *err, size_t errlen)
 {
 	struct gd_inj *d = MG_NEW(struct gd_inj);
-	const char *exprs[N_RULES];
-	unsigned flags[N_RULES], ids[N_RULES];
+	const char *exprs[N_RULES + 2];
+	unsigned flags[N_RULES + 2], ids[N_RULES + 2];
 	hs_compile_error_t *cerr = NULL;
 
 	for (size_t i = 0; i < N_RULES; i++) {
 		exprs[i] = g_rules[i].expr;
 		/* parts but the flow verb are placed by their end: no start tracking */
-		flags[i] = g_rules[i].flags | (g_rules[i].atom <= A_FLOW ? HS_FLAG_SOM_LEFTMOST : 0);
+		flags[i] = g_rules[i].atom <= A_FLOW ? HS_FLAG_SOM_LEFTMOST : 0;
 		ids[i] = (unsigned)i;
 	}
-	if (hs_compile_multi(exprs, flags, ids, (unsigned)N_RULES, HS_MODE_BLOCK, NULL, &d->db, &cerr) !=
+	/* the two triggers of the URL checks, for the prefilter */
+	exprs[N_RULES] = "\\]\\(";
+	exprs[N_RULES + 1] = "<img";
+	flags[N_RULES] = flags[N_RULES + 1] = HS_FLAG_SINGLEMATCH;
+	ids[N_RULES] = ids[N_RULES + 1] = (unsigned)N_RULES;
+	if (hs_compile_multi(exprs, flags, ids, (unsigned)N_RULES + 2, HS_MODE_BLOCK, NULL, &d->db, &cerr) !=
 	    HS_SUCCESS) {
 		snprintf(err, errlen, "result pattern %d: %s", cerr ? cerr->expression : -1,
 			 cerr ? cerr->message : "cannot compile");
@@ -588,10 +512,6 @@ int gd_inj_new(struct gd_inj **out, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot allocate scan space");
 		gd_inj_free(d);
 		return -ENOMEM;
-	}
-	if (compile_pre(d, err, errlen)) {
-		gd_inj_free(d);
-		return -EINVAL;
 	}
 	d->atoms = mg_malloc(MAX_ATOMS * sizeof(*d->atoms));
 	mg_buf_init(&d->plain, (size_t)1 << 31);
@@ -607,7 +527,6 @@ void gd_inj_free(struct gd_inj *d)
 		return;
 	hs_free_scratch(d->scratch);
 	hs_free_database(d->db);
-	hs_free_database(d->pre);
 	mg_buf_release(&d->plain);
 	gd_def_text_release(&d->text);
 	free(d->atoms);
@@ -807,7 +726,18 @@ static void words(const struct gd_inj *d, size_t s, size_t e, char *out, size_t 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
 {
 	struct gd_inj *d = ctx;
+	const char *t = d->text.norm;
 
+	if (id >= N_RULES)
+		return 0;
+	if ((g_rules[id].at & AT_LINE) && from > 0 && t[from - 1] != '\n')
+		return 0;
+	if ((g_rules[id].at & AT_CLAUSE) && from > 0 && !strchr("\n>.!? ", t[from - 1]))
+		return 0;
+	if ((g_rules[id].at & AT_CLAUSE) && from > 1 && t[from - 1] == ' ' && !strchr("\n>.!?", t[from - 2]))
+		return 0;
+	if ((g_rules[id].at & AT_EOL) && to < d->text.len && t[to] != '\n')
+		return 0;
 	if (d->n_atoms == MAX_ATOMS) {
 		d->atoms_full = true;
 		return 0;               /* keep scanning: later findings still count; parts are dropped */
@@ -2032,7 +1962,9 @@ int gd_inj_text(struct gd_inj *d, const char *s, size_t n, unsigned str, const c
 
 	res->strings++;
 	res->bytes += n;
-	if ((need = needs_scan(d, s, n)) <= 0)
+	/* a long text nearly always holds a trigger (a link, a "password"):
+	 * the prefilter would only be a second pass over it */
+	if (n <= PREFILTER_MAX && (need = needs_scan(d, s, n)) <= 0)
 		return need;
 	for (size_t at = 0; at < n;) {
 		size_t len = n - at, prev = at;

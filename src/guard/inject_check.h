@@ -31,7 +31,7 @@ enum gd_inject_mode {
 	GD_INJECT_LOG,
 };
 
-/* 0 or -errno with err.  The pattern databases are compiled on a thread
+/* 0 or -errno with err.  The pattern database is compiled on a thread
  * of the check's own, started here; a message waits for it only if it
  * comes before the compile is done.  A database that does not compile
  * fails every message closed (run returns its error). */

@@ -74,7 +74,7 @@ static void run_check(const char *raw, size_t len, enum gd_kind kind)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/* The databases take seconds to compile under the sanitizers: once, before
+/* The database takes a second or more to compile under the sanitizers: once, before
  * the first input (a check compiles on its thread: a first message waits). */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
